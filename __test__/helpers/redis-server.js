@@ -1,0 +1,62 @@
+'use strict'
+// Starts a throwaway redis-server on a free loopback port for a test file.
+const { spawn, spawnSync } = require('node:child_process')
+const net = require('node:net')
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function assertInstalled() {
+  const probe = spawnSync('redis-server', ['--version'])
+  if (probe.error) {
+    throw new Error('redis-server is not installed: the tests start their own. On Debian/Ubuntu: apt-get install redis-server; on macOS: brew install redis')
+  }
+}
+
+async function waitForPing(port, deadline) {
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.setTimeout(200)
+      socket.on('connect', () => socket.write('PING\r\n'))
+      socket.on('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
+      socket.on('error', () => resolve(false))
+      socket.on('timeout', () => { socket.destroy(); resolve(false) })
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Starts redis-server; resolves to {port, url, stop()}. `port` reuses a port (for restarts). */
+async function startRedis({ port } = {}) {
+  assertInstalled()
+  port = port ?? (await freePort())
+  const child = spawn('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'no', '--loglevel', 'warning',
+  ], { stdio: 'ignore' })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  await waitForPing(port, Date.now() + 5000)
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    },
+  }
+}
+
+module.exports = { startRedis, freePort }

@@ -1,0 +1,216 @@
+//! Constructor options, in the shapes of both reference versions, read once
+//! into the engine's settings.
+
+use std::time::Duration;
+
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+
+use crate::error::{Result, SessionError};
+
+/// The options as a caller wrote them; every field optional. Numbers are
+/// `Number(value)` of what was given.
+#[derive(Debug, Clone, Default)]
+pub struct RawOptions {
+    pub host: Option<String>,
+    pub port: Option<f64>,
+    pub namespace: Option<String>,
+    pub wipe: Option<f64>,
+    pub cachetime: Option<f64>,
+    pub cachemax: Option<f64>,
+    pub connect_timeout_ms: Option<f64>,
+    pub command_timeout_ms: Option<f64>,
+    /// `options`: node_redis v3 and node-redis v4 client settings.
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: Option<f64>,
+    pub tls: bool,
+    pub socket_host: Option<String>,
+    pub socket_port: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub namespace: String,
+    /// `None` when the wipe is disabled.
+    pub wipe_every: Option<Duration>,
+    pub cache_time: Option<Duration>,
+    pub cache_max: usize,
+    pub connection: ConnectionInfo,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+const DEFAULT_WIPE_SECS: f64 = 600.0;
+const MIN_WIPE_SECS: f64 = 10.0;
+const DEFAULT_CACHE_MAX: usize = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS: f64 = 5_000.0;
+const DEFAULT_COMMAND_TIMEOUT_MS: f64 = 5_000.0;
+
+fn truthy(n: Option<f64>) -> Option<f64> {
+    n.filter(|v| *v != 0.0 && !v.is_nan())
+}
+
+fn millis(value: Option<f64>, default: f64, name: &str) -> Result<Duration> {
+    let ms = value.unwrap_or(default);
+    if ms.is_finite() && ms > 0.0 {
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    } else {
+        Err(SessionError::InvalidOptions(format!(
+            "{name} must be a positive number of milliseconds"
+        )))
+    }
+}
+
+impl Config {
+    pub fn from_options(raw: RawOptions) -> Result<Self> {
+        let wipe_every = match raw.wipe {
+            Some(w) if w == 0.0 => None,
+            other => {
+                let secs = truthy(other).unwrap_or(DEFAULT_WIPE_SECS).max(MIN_WIPE_SECS);
+                Some(Duration::from_secs_f64(secs.min(1e9)))
+            }
+        };
+        let cache_time = truthy(raw.cachetime)
+            .map(f64::trunc)
+            .filter(|secs| *secs > 0.0)
+            .map(|secs| Duration::from_secs_f64(secs.min(1e9)));
+        let cache_max = truthy(raw.cachemax)
+            .filter(|n| *n > 0.0)
+            .map_or(DEFAULT_CACHE_MAX, |n| n.min(1e9) as usize);
+        Ok(Self {
+            namespace: raw
+                .namespace
+                .clone()
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or_else(|| "rs".to_owned()),
+            wipe_every,
+            cache_time,
+            cache_max,
+            connect_timeout: millis(
+                raw.connect_timeout_ms,
+                DEFAULT_CONNECT_TIMEOUT_MS,
+                "connectTimeout",
+            )?,
+            command_timeout: millis(
+                raw.command_timeout_ms,
+                DEFAULT_COMMAND_TIMEOUT_MS,
+                "commandTimeout",
+            )?,
+            connection: connection_info(&raw)?,
+        })
+    }
+}
+
+fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
+    if raw.tls {
+        return Err(SessionError::InvalidOptions(
+            "TLS connections are not supported yet".to_owned(),
+        ));
+    }
+    let info = match &raw.url {
+        Some(url) => {
+            if url.starts_with("rediss:") {
+                return Err(SessionError::InvalidOptions(
+                    "TLS connections (rediss://) are not supported yet".to_owned(),
+                ));
+            }
+            url.as_str()
+                .into_connection_info()
+                .map_err(|err| SessionError::InvalidOptions(format!("bad url: {err}")))?
+        }
+        None => {
+            let host = raw
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .or_else(|| raw.socket_host.clone())
+                .unwrap_or_else(|| "127.0.0.1".to_owned());
+            let port = truthy(raw.port).or(raw.socket_port).unwrap_or(6379.0);
+            if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
+                return Err(SessionError::InvalidOptions(format!(
+                    "port must be an integer from 1 to 65535, got {port}"
+                )));
+            }
+            ConnectionAddr::Tcp(host, port as u16)
+                .into_connection_info()
+                .map_err(|err| SessionError::InvalidOptions(err.to_string()))?
+        }
+    };
+    let mut redis = info.redis_settings().clone();
+    if let Some(user) = &raw.username {
+        redis = redis.set_username(user);
+    }
+    if let Some(password) = &raw.password {
+        redis = redis.set_password(password);
+    }
+    if let Some(db) = raw.db {
+        if !(0.0..=1e6).contains(&db) || db.fract() != 0.0 {
+            return Err(SessionError::InvalidOptions(format!(
+                "db must be a non-negative integer, got {db}"
+            )));
+        }
+        redis = redis.set_db(db as i64);
+    }
+    Ok(info.set_redis_settings(redis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(raw: RawOptions) -> Config {
+        Config::from_options(raw).unwrap()
+    }
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let c = config(RawOptions::default());
+        assert_eq!(c.namespace, "rs");
+        assert_eq!(c.wipe_every, Some(Duration::from_secs(600)));
+        assert_eq!(c.cache_time, None);
+        assert_eq!(c.cache_max, 5000);
+        assert_eq!(c.connection.addr().to_string(), "127.0.0.1:6379");
+    }
+
+    #[test]
+    fn wipe_zero_disables_and_small_values_become_ten() {
+        let wipe = |w| config(RawOptions { wipe: Some(w), ..Default::default() }).wipe_every;
+        assert_eq!(wipe(0.0), None);
+        assert_eq!(wipe(3.0), Some(Duration::from_secs(10)));
+        assert_eq!(wipe(60.0), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn url_and_overrides() {
+        let c = config(RawOptions {
+            url: Some("redis://alice:secret@localhost:6390/2".to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(c.connection.addr().to_string(), "localhost:6390");
+        assert_eq!(c.connection.redis_settings().db(), 2);
+        assert_eq!(c.connection.redis_settings().username(), Some("alice"));
+        assert_eq!(c.connection.redis_settings().password(), Some("secret"));
+        let v4 = config(RawOptions {
+            socket_host: Some("::1".to_owned()),
+            socket_port: Some(7000.0),
+            db: Some(3.0),
+            password: Some("pw".to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(v4.connection.addr().to_string(), "::1:7000");
+        assert_eq!(v4.connection.redis_settings().db(), 3);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for raw in [
+            RawOptions { port: Some(70000.0), ..Default::default() },
+            RawOptions { url: Some("http://x".to_owned()), ..Default::default() },
+            RawOptions { db: Some(-1.0), ..Default::default() },
+            RawOptions { tls: true, ..Default::default() },
+        ] {
+            assert!(matches!(Config::from_options(raw), Err(SessionError::InvalidOptions(_))));
+        }
+    }
+}

@@ -1,0 +1,57 @@
+use thiserror::Error;
+
+/// Everything an operation can answer instead of a result.
+///
+/// The three validation kinds carry the reference's exact messages: callers
+/// compare them byte for byte, and JavaScript sees the kind as `err.name`.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum SessionError {
+    #[error("No {0} supplied")]
+    MissingParameter(&'static str),
+    #[error("Invalid {0} format")]
+    InvalidFormat(&'static str),
+    #[error("{0}")]
+    InvalidValue(String),
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+    #[error("Redis connection failed: {0}")]
+    Connection(String),
+    #[error("Redis command failed: {0}")]
+    Redis(String),
+    #[error("Redis returned an unreadable session: {0}")]
+    CorruptSession(String),
+    #[error("This RedisSessions instance has been quit")]
+    Closed,
+}
+
+impl SessionError {
+    /// The `name` a JavaScript caller sees on the error object.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MissingParameter(_) => "missingParameter",
+            Self::InvalidFormat(_) => "invalidFormat",
+            Self::InvalidValue(_) => "invalidValue",
+            Self::InvalidOptions(_) => "invalidOptions",
+            Self::Connection(_) => "redisConnectionError",
+            Self::Redis(_) => "redisError",
+            Self::CorruptSession(_) => "corruptSession",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl From<redis::RedisError> for SessionError {
+    fn from(err: redis::RedisError) -> Self {
+        if err.is_io_error()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+            || err.is_timeout()
+        {
+            Self::Connection(err.to_string())
+        } else {
+            Self::Redis(err.to_string())
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, SessionError>;

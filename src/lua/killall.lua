@@ -1,0 +1,20 @@
+-- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS
+-- ARGV: app, ns:APP:, cache channel, batch size
+-- Kills up to one batch of the app's sessions; returns {removed, seen}.
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
+local app, prefix = ARGV[1], ARGV[2]
+local removed = 0
+local users_done = {}
+for _, m in ipairs(members) do
+  local token, id = split_member(m)
+  removed = removed + redis.call('ZREM', KEYS[1], m)
+  redis.call('ZREM', KEYS[3], app .. ':' .. m)
+  redis.call('DEL', prefix .. token)
+  if not users_done[id] then
+    users_done[id] = true
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('DEL', prefix .. 'us:' .. id)
+  end
+  redis.call('PUBLISH', ARGV[3], app .. ':' .. token)
+end
+return {removed, #members}

@@ -1,0 +1,177 @@
+//! The N-API surface: `NativeSessions`, one method per operation, each
+//! returning a Promise. `index.js` adds callbacks, binding and events.
+
+mod args;
+mod convert;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue, Unknown};
+use napi::{Env, Result};
+use napi_derive::napi;
+
+use args::{guarded, read_args, read_options, Field};
+use crate::{Config, SessionError, Session, Store, Style};
+
+#[napi]
+pub struct NativeSessions {
+    /// A constructor given bad options still builds: every call then answers
+    /// the options error, as an error, never a synchronous throw.
+    store: std::result::Result<Arc<Store>, SessionError>,
+}
+
+type Promise<'env> = Result<PromiseRaw<'env, Unknown<'env>>>;
+
+enum Output {
+    Token(String),
+    Session(Option<Session>),
+    Sessions(Vec<Session>),
+    Count(&'static str, i64),
+    Text(String),
+    Nothing,
+}
+
+fn style(legacy: bool) -> Style {
+    if legacy {
+        Style::Callback
+    } else {
+        Style::Promise
+    }
+}
+
+#[napi]
+impl NativeSessions {
+    #[napi(constructor)]
+    pub fn new(options: Unknown) -> Self {
+        let store = read_options(&options)
+            .and_then(Config::from_options)
+            .and_then(|config| within_runtime_if_available(|| Store::new(&config, None)))
+            .map(Arc::new);
+        Self { store }
+    }
+
+    /// Reads the options, then runs the operation on the runtime and settles
+    /// the promise on the JavaScript thread.
+    fn run<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        options: &Unknown,
+        fields: &[Field],
+        legacy: bool,
+        op: F,
+    ) -> Promise<'env>
+    where
+        F: FnOnce(Arc<Store>, crate::Args) -> Fut,
+        Fut: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
+    {
+        let prepared = self
+            .store
+            .clone()
+            .and_then(|store| Ok((store, guarded(env, "options", || read_args(options, fields))?)));
+        let work = prepared.map(|(store, args)| op(store, args));
+        let future = async move {
+            Ok(match work {
+                Ok(fut) => fut.await,
+                Err(err) => Err(err),
+            })
+        };
+        let style = style(legacy);
+        env.spawn_future_with_callback(future, move |env, outcome| {
+            let output = outcome.map_err(|err| convert::error(env, &err))?;
+            match output {
+                Output::Token(token) => convert::single(env, "token", token),
+                Output::Session(s) => convert::maybe_session(env, s.as_ref(), style),
+                Output::Sessions(list) => convert::sessions(env, &list),
+                Output::Count(name, n) => convert::single(env, name, n as f64),
+                Output::Text(text) => text.into_unknown(env),
+                Output::Nothing => ().into_unknown(env),
+            }
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        use Field::*;
+        self.run(env, &options, &[App, Id, Ip, Ttl, D, NoResave], legacy, |s, a| async move {
+            s.create(&a).await.map(Output::Token)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn get<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[Field::App, Field::Token], legacy, |s, a| async move {
+            s.get(&a).await.map(Output::Session)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn set<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        use Field::*;
+        self.run(env, &options, &[App, Token, D], legacy, |s, a| async move {
+            s.set(&a).await.map(Output::Session)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[Field::App, Field::Token], legacy, |s, a| async move {
+            s.kill(&a).await.map(|n| Output::Count("kill", n))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn killall<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[Field::App], legacy, |s, a| async move {
+            s.killall(&a).await.map(|n| Output::Count("kill", n))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[Field::App, Field::Id], legacy, |s, a| async move {
+            s.killsoid(&a).await.map(|n| Output::Count("kill", n))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[Field::App, Field::Id], legacy, |s, a| async move {
+            s.soid(&a).await.map(Output::Sessions)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        let style = style(legacy);
+        self.run(env, &options, &[Field::App, Field::Window], legacy, move |s, a| async move {
+            s.soapp(&a, style).await.map(Output::Sessions)
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        let style = style(legacy);
+        self.run(env, &options, &[Field::App, Field::Window], legacy, move |s, a| async move {
+            s.activity(&a, style).await.map(|n| Output::Count("activity", n))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[], legacy, |s, _| async move { s.ping().await.map(Output::Text) })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn quit<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+        self.run(env, &options, &[], legacy, |s, _| async move {
+            s.quit();
+            Ok(Output::Nothing)
+        })
+    }
+
+    #[napi(getter)]
+    pub fn connected(&self) -> bool {
+        self.store.as_ref().is_ok_and(|s| s.is_connected())
+    }
+}

@@ -1,0 +1,102 @@
+//! A session as callers see it, decoded from the hash fields the reference reads.
+
+use crate::data;
+use crate::error::{Result, SessionError};
+use crate::js::to_number;
+
+/// The hash fields, in the order every script returns them.
+pub const FIELDS: [&str; 8] = ["id", "r", "w", "ttl", "d", "la", "ip", "no_resave"];
+
+/// Numbers are JavaScript numbers: a field another program garbled reads as
+/// `NaN`, as it would in the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub r: f64,
+    pub w: f64,
+    /// Remaining seconds for a `no_resave` session, the idle timeout otherwise.
+    pub ttl: f64,
+    pub idle: f64,
+    pub ip: Option<String>,
+    pub no_resave: bool,
+    pub d: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Decodes `HMGET id r w ttl d la ip no_resave` read at `now`; `None` for a
+/// missing or idled-out session.
+pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
+    let field = |i: usize| fields.get(i).and_then(Option::as_deref);
+    let Some(id) = field(0) else {
+        return Ok(None);
+    };
+    let ttl = to_number(field(3));
+    let idle = now - to_number(field(5));
+    if ttl < idle {
+        return Ok(None);
+    }
+    let no_resave = field(7) == Some("1");
+    let d = match field(4) {
+        Some(text) if !text.is_empty() => Some(
+            data::parse(text)
+                .map_err(|err| SessionError::CorruptSession(format!("{err} (text: {text:.80})")))?,
+        ),
+        _ => None,
+    };
+    Ok(Some(Session {
+        id: id.to_owned(),
+        r: to_number(field(1)),
+        w: to_number(field(2)),
+        ttl: if no_resave { ttl - idle } else { ttl },
+        idle,
+        ip: field(6).map(str::to_owned),
+        no_resave,
+        d,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(values: [Option<&str>; 8]) -> Vec<Option<String>> {
+        values.iter().map(|v| v.map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn decodes_a_session() {
+        let raw = fields([
+            Some("u1"),
+            Some("3"),
+            Some("2"),
+            Some("7200"),
+            Some("{\"a\":1}"),
+            Some("990"),
+            Some("1.2.3.4"),
+            None,
+        ]);
+        let s = decode(&raw, 1000.0).unwrap().unwrap();
+        assert_eq!((s.r, s.w, s.ttl, s.idle), (3.0, 2.0, 7200.0, 10.0));
+        assert_eq!(s.ip.as_deref(), Some("1.2.3.4"));
+        assert!(!s.no_resave);
+        assert_eq!(s.d.unwrap()["a"], 1);
+    }
+
+    #[test]
+    fn idle_past_ttl_is_gone_and_no_resave_counts_down() {
+        let raw = |la: &str, nr: Option<&str>| {
+            fields([Some("u"), Some("1"), Some("1"), Some("30"), None, Some(la), Some("ip"), nr])
+        };
+        assert_eq!(decode(&raw("969", None), 1000.0).unwrap(), None);
+        assert!(decode(&raw("970", None), 1000.0).unwrap().is_some());
+        let s = decode(&raw("990", Some("1")), 1000.0).unwrap().unwrap();
+        assert!(s.no_resave);
+        assert_eq!(s.ttl, 20.0);
+    }
+
+    #[test]
+    fn missing_session_and_bad_json() {
+        assert_eq!(decode(&vec![None; 8], 0.0).unwrap(), None);
+        let raw = fields([Some("u"), Some("1"), Some("1"), Some("30"), Some("{oops"), Some("0"), None, None]);
+        assert!(matches!(decode(&raw, 0.0), Err(SessionError::CorruptSession(_))));
+    }
+}

@@ -1,0 +1,311 @@
+//! The engine: every method of redis-sessions over one shared connection.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redis::aio::ConnectionManager;
+
+use crate::clock::{now_millis, now_secs};
+use crate::config::Config;
+use crate::connection::{Connection, Listener};
+use crate::data::{self, json_string};
+use crate::error::{Result, SessionError};
+use crate::js::number_to_string;
+use crate::keys::{self, Keys};
+use crate::reply;
+use crate::scripts;
+use crate::session::{self, Session, FIELDS};
+use crate::token;
+use crate::validate::{self, Args, Style};
+use crate::wipe::Wiper;
+
+/// How many sessions one killall step removes; each step is one atomic script.
+const KILLALL_BATCH: usize = 1000;
+
+pub struct Store {
+    keys: Keys,
+    conn: Arc<Connection>,
+    wiper: Mutex<Option<Wiper>>,
+}
+
+impl Store {
+    /// Must run inside the tokio runtime when the config enables the wipe.
+    pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
+        let keys = Keys::new(&config.namespace);
+        let conn = Arc::new(Connection::new(config, listener)?);
+        let wiper = config
+            .wipe_every
+            .map(|every| Wiper::start(Arc::clone(&conn), keys.clone(), every));
+        Ok(Self {
+            keys,
+            conn,
+            wiper: Mutex::new(wiper),
+        })
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager> {
+        self.conn.get().await
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_connected()
+    }
+
+    pub async fn create(&self, args: &Args) -> Result<String> {
+        let app = validate::app(&args.app)?;
+        let id = validate::id(&args.id)?;
+        let ip = validate::ip(&args.ip)?;
+        let ttl = validate::ttl(&args.ttl)?;
+        let entries: &[(String, data::Value)] = match &args.d {
+            validate::DataArg::Falsy => &[],
+            other => validate::data(other)?,
+        };
+        let token = token::create(now_millis())?;
+        let now = now_secs();
+        let now_text = now.to_string();
+        let ttl_text = number_to_string(ttl);
+        let kept: Vec<(String, data::Value)> = entries
+            .iter()
+            .filter(|(_, v)| *v != data::Value::Null)
+            .cloned()
+            .collect();
+
+        let hash = self.keys.session(app, &token);
+        let mut fields: Vec<(&str, String)> = vec![
+            ("id", id.to_owned()),
+            ("r", "1".to_owned()),
+            ("w", "1".to_owned()),
+            ("ip", ip.to_owned()),
+            ("la", now_text.clone()),
+            ("ttl", ttl_text),
+        ];
+        if !kept.is_empty() {
+            fields.push(("d", data::stringify(&kept)));
+        }
+        if args.no_resave {
+            fields.push(("no_resave", "1".to_owned()));
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zadd(self.keys.app_sessions(app), keys::app_member(&token, id), &now_text)
+            .ignore()
+            .zadd(self.keys.app_users(app), id, &now_text)
+            .ignore()
+            .zadd(
+                self.keys.all_sessions(),
+                keys::global_member(app, &token, id),
+                number_to_string(now as f64 + ttl),
+            )
+            .ignore()
+            .sadd(self.keys.user_sessions(app, id), &token)
+            .ignore()
+            .hset_multiple(&hash, &fields)
+            .ignore();
+        let mut conn = self.conn().await?;
+        pipe.exec_async(&mut conn).await?;
+        Ok(token)
+    }
+
+    pub async fn get(&self, args: &Args) -> Result<Option<Session>> {
+        let app = validate::app(&args.app)?;
+        let token = validate::token(&args.token)?;
+        let now = now_secs();
+        let mut conn = self.conn().await?;
+        let value: redis::Value = scripts::GET
+            .key(self.keys.session(app, token))
+            .key(self.keys.app_sessions(app))
+            .key(self.keys.app_users(app))
+            .key(self.keys.all_sessions())
+            .arg(now)
+            .arg(app)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await?;
+        match reply::fields(&value, "get")? {
+            Some(fields) => session::decode(&fields, now as f64),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set(&self, args: &Args) -> Result<Option<Session>> {
+        let app = validate::app(&args.app)?;
+        let token = validate::token(&args.token)?;
+        let patch = validate::data(&args.d)?;
+        let now = now_secs();
+        let mut invocation = scripts::SET.prepare_invoke();
+        invocation
+            .key(self.keys.session(app, token))
+            .key(self.keys.app_sessions(app))
+            .key(self.keys.app_users(app))
+            .key(self.keys.all_sessions())
+            .arg(now)
+            .arg(app)
+            .arg(token)
+            .arg(self.keys.cache_channel());
+        for (key, value) in patch {
+            invocation.arg(json_string(key));
+            match value {
+                data::Value::Null => invocation.arg(""),
+                other => invocation.arg(other.to_json()),
+            };
+        }
+        let mut conn = self.conn().await?;
+        let value: redis::Value = invocation.invoke_async(&mut conn).await?;
+        let Some(mut fields) = reply::fields(&value, "set")? else {
+            return Ok(None);
+        };
+        let new_d = fields.get_mut(FIELDS.len() + 1).and_then(Option::take);
+        let new_w = fields.get(FIELDS.len()).cloned().flatten();
+        fields.truncate(FIELDS.len());
+        fields[4] = new_d;
+        let Some(mut session) = session::decode(&fields, now as f64)? else {
+            return Ok(None);
+        };
+        session.w = crate::js::to_number(new_w.as_deref());
+        Ok(Some(session))
+    }
+
+    pub async fn kill(&self, args: &Args) -> Result<i64> {
+        let app = validate::app(&args.app)?;
+        let token = validate::token(&args.token)?;
+        let mut conn = self.conn().await?;
+        let killed: i64 = scripts::KILL
+            .key(self.keys.session(app, token))
+            .key(self.keys.app_sessions(app))
+            .key(self.keys.all_sessions())
+            .key(self.keys.app_users(app))
+            .arg(now_secs())
+            .arg(app)
+            .arg(token)
+            .arg(self.keys.user_prefix(app))
+            .arg(self.keys.cache_channel())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(killed)
+    }
+
+    pub async fn killsoid(&self, args: &Args) -> Result<i64> {
+        let app = validate::app(&args.app)?;
+        let id = validate::id(&args.id)?;
+        let mut conn = self.conn().await?;
+        let killed: i64 = scripts::KILLSOID
+            .key(self.keys.user_sessions(app, id))
+            .key(self.keys.app_sessions(app))
+            .key(self.keys.all_sessions())
+            .key(self.keys.app_users(app))
+            .arg(app)
+            .arg(id)
+            .arg(self.keys.app_prefix(app))
+            .arg(self.keys.cache_channel())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(killed)
+    }
+
+    /// Kills in atomic batches, so a huge app never blocks Redis for long.
+    pub async fn killall(&self, args: &Args) -> Result<i64> {
+        let app = validate::app(&args.app)?;
+        let mut conn = self.conn().await?;
+        let mut total = 0;
+        loop {
+            let value: redis::Value = scripts::KILLALL
+                .key(self.keys.app_sessions(app))
+                .key(self.keys.app_users(app))
+                .key(self.keys.all_sessions())
+                .arg(app)
+                .arg(self.keys.app_prefix(app))
+                .arg(self.keys.cache_channel())
+                .arg(KILLALL_BATCH)
+                .invoke_async(&mut conn)
+                .await?;
+            let (removed, seen) = match &value {
+                redis::Value::Array(pair) if pair.len() == 2 => {
+                    (reply::int(&pair[0], "killall")?, reply::int(&pair[1], "killall")?)
+                }
+                other => {
+                    return Err(SessionError::Redis(format!(
+                        "unexpected reply for killall: {other:?}"
+                    )))
+                }
+            };
+            total += removed;
+            if seen < KILLALL_BATCH as i64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    pub async fn soid(&self, args: &Args) -> Result<Vec<Session>> {
+        let app = validate::app(&args.app)?;
+        let id = validate::id(&args.id)?;
+        let now = now_secs();
+        let mut conn = self.conn().await?;
+        let value: redis::Value = scripts::SOID
+            .key(self.keys.user_sessions(app, id))
+            .arg(self.keys.app_prefix(app))
+            .invoke_async(&mut conn)
+            .await?;
+        decode_all(&value, now, "soid")
+    }
+
+    pub async fn soapp(&self, args: &Args, style: Style) -> Result<Vec<Session>> {
+        let app = validate::app(&args.app)?;
+        let window = validate::window(args, style)?;
+        let now = now_secs();
+        let mut conn = self.conn().await?;
+        let value: redis::Value = scripts::SOAPP
+            .key(self.keys.app_sessions(app))
+            .arg(number_to_string(now as f64 - window))
+            .arg(self.keys.app_prefix(app))
+            .invoke_async(&mut conn)
+            .await?;
+        decode_all(&value, now, "soapp")
+    }
+
+    pub async fn activity(&self, args: &Args, style: Style) -> Result<i64> {
+        let app = validate::app(&args.app)?;
+        let window = validate::window(args, style)?;
+        let mut conn = self.conn().await?;
+        let count: i64 = redis::cmd("ZCOUNT")
+            .arg(self.keys.app_users(app))
+            .arg(number_to_string(now_secs() as f64 - window))
+            .arg("+inf")
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
+    pub async fn ping(&self) -> Result<String> {
+        let mut conn = self.conn().await?;
+        let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(pong)
+    }
+
+    /// Stops the wiper and closes the connection; later calls answer `Closed`.
+    pub fn quit(&self) {
+        if let Some(wiper) = self
+            .wiper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            wiper.stop();
+        }
+        self.conn.close();
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.quit();
+    }
+}
+
+fn decode_all(value: &redis::Value, now: u64, what: &str) -> Result<Vec<Session>> {
+    let mut sessions = Vec::new();
+    for fields in reply::field_rows(value, what)? {
+        if let Some(session) = session::decode(&fields, now as f64)? {
+            sessions.push(session);
+        }
+    }
+    Ok(sessions)
+}

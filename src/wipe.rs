@@ -1,0 +1,74 @@
+//! The periodic wipe of expired sessions, in bounded batches, by one instance
+//! of the fleet per period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::clock::{now_millis, now_secs};
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::keys::Keys;
+use crate::scripts;
+
+/// How many expired sessions one wipe step removes; each step is one atomic script.
+const BATCH: usize = 500;
+
+pub struct Wiper {
+    task: JoinHandle<()>,
+}
+
+impl Wiper {
+    /// Starts the periodic wipe on the current tokio runtime.
+    pub fn start(conn: Arc<Connection>, keys: Keys, every: Duration) -> Self {
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                // A failed wipe is retried next period; the sessions stay invisible meanwhile.
+                let _ = wipe_once(&conn, &keys, every).await;
+            }
+        });
+        Self { task }
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Removes every session whose expiry has passed. Returns how many it removed,
+/// or `None` when another instance holds this period's lock.
+pub async fn wipe_once(conn: &Connection, keys: &Keys, period: Duration) -> Result<Option<usize>> {
+    let mut redis = conn.get().await?;
+    let lock_ms = u64::try_from(period.as_millis().saturating_sub(500))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let locked: Option<String> = redis::cmd("SET")
+        .arg(keys.wipe_lock())
+        .arg(now_millis())
+        .arg("NX")
+        .arg("PX")
+        .arg(lock_ms)
+        .query_async(&mut redis)
+        .await?;
+    if locked.is_none() {
+        return Ok(None);
+    }
+    let mut total = 0;
+    loop {
+        let seen: usize = scripts::WIPE
+            .key(keys.all_sessions())
+            .arg(now_secs())
+            .arg(keys.prefix())
+            .arg(keys.cache_channel())
+            .arg(BATCH)
+            .invoke_async(&mut redis)
+            .await?;
+        total += seen;
+        if seen < BATCH {
+            return Ok(Some(total));
+        }
+    }
+}
