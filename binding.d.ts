@@ -21,6 +21,10 @@ export declare class NativeSessions {
   soapp(options: unknown, legacy: boolean): Promise<unknown>
   activity(options: unknown, legacy: boolean): Promise<unknown>
   ping(options: unknown, legacy: boolean): Promise<unknown>
+  /**
+   * Stops the wiper and closes the connection. Resolves even for an
+   * instance built from bad options: there is nothing to close.
+   */
   quit(options: unknown, legacy: boolean): Promise<void>
   get connected(): boolean
 }

@@ -126,7 +126,7 @@ fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
                 .filter(|h| !h.is_empty())
                 .or_else(|| raw.socket_host.clone())
                 .unwrap_or_else(|| "127.0.0.1".to_owned());
-            let port = truthy(raw.port).or(raw.socket_port).unwrap_or(6379.0);
+            let port = raw.port.filter(|p| *p != 0.0).or(raw.socket_port).unwrap_or(6379.0);
             if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
                 return Err(SessionError::InvalidOptions(format!(
                     "port must be an integer from 1 to 65535, got {port}"
@@ -206,6 +206,7 @@ mod tests {
     fn bad_values_are_errors() {
         for raw in [
             RawOptions { port: Some(70000.0), ..Default::default() },
+            RawOptions { port: Some(f64::NAN), ..Default::default() },
             RawOptions { url: Some("http://x".to_owned()), ..Default::default() },
             RawOptions { db: Some(-1.0), ..Default::default() },
             RawOptions { tls: true, ..Default::default() },

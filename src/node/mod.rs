@@ -29,7 +29,6 @@ enum Output {
     Sessions(Vec<Session>),
     Count(&'static str, i64),
     Text(String),
-    Nothing,
 }
 
 fn style(legacy: bool) -> Style {
@@ -85,7 +84,6 @@ impl NativeSessions {
                 Output::Sessions(list) => convert::sessions(env, &list),
                 Output::Count(name, n) => convert::single(env, name, n as f64),
                 Output::Text(text) => text.into_unknown(env),
-                Output::Nothing => ().into_unknown(env),
             }
         })
     }
@@ -162,11 +160,16 @@ impl NativeSessions {
         self.run(env, &options, &[], legacy, |s, _| async move { s.ping().await.map(Output::Text) })
     }
 
+    /// Stops the wiper and closes the connection. Resolves even for an
+    /// instance built from bad options: there is nothing to close.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn quit<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[], legacy, |s, _| async move {
-            s.quit();
-            Ok(Output::Nothing)
+    pub fn quit<'env>(&self, env: &'env Env, _options: Unknown, _legacy: bool) -> Result<PromiseRaw<'env, ()>> {
+        let store = self.store.clone().ok();
+        env.spawn_future(async move {
+            if let Some(store) = store {
+                store.quit();
+            }
+            Ok(())
         })
     }
 
