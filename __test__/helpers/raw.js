@@ -36,7 +36,8 @@ function normalize(snapshot, tokens, now) {
   const result = {}
   for (const [key, value] of Object.entries(data)) {
     if (Array.isArray(value)) {
-      result[key] = value.map((e) => (Array.isArray(e) ? [e[0], relTime(e[1])] : e)).sort((a, b) => String(a).localeCompare(String(b)))
+      result[key] = value.map((e) => (Array.isArray(e) ? [e[0], relTime(e[1])] : e))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
     } else if (value && typeof value === 'object') {
       result[key] = { ...value, ...(value.la ? { la: relTime(value.la) } : {}) }
     } else result[key] = value
