@@ -10,9 +10,15 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeSessions {
-  constructor(options: unknown)
+  constructor(options: unknown, onEvent?: EventCallback | undefined | null)
+  /** What the options asked for that could not be done as asked. */
+  get warnings(): Array<string>
   create(options: unknown, legacy: boolean): Promise<unknown>
-  get(options: unknown, legacy: boolean): Promise<unknown>
+  /**
+   * A cache hit or a validation error answers at once, without the
+   * runtime: the session object, or a thrown error. Otherwise a Promise.
+   */
+  get(options: unknown, legacy: boolean): unknown
   set(options: unknown, legacy: boolean): Promise<unknown>
   kill(options: unknown, legacy: boolean): Promise<unknown>
   killall(options: unknown, legacy: boolean): Promise<unknown>

@@ -11,11 +11,12 @@ use redis::Client;
 use crate::config::Config;
 use crate::error::{Result, SessionError};
 
-/// What the connection tells its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the connection tells its owner, once per change of state.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionEvent {
     Connect,
-    Disconnect,
+    /// With what failed.
+    Disconnect(String),
 }
 
 pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
@@ -27,6 +28,7 @@ pub struct Connection {
     current: Mutex<Option<ConnectionManager>>,
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    up: AtomicBool,
     listener: Option<Listener>,
 }
 
@@ -46,6 +48,7 @@ impl Connection {
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            up: AtomicBool::new(false),
             listener,
         })
     }
@@ -70,44 +73,83 @@ impl Connection {
             return Ok(manager);
         }
         let connect = ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone());
-        let manager = match tokio::time::timeout(self.connect_timeout, connect).await {
-            Ok(Ok(manager)) => manager,
-            Ok(Err(err)) => return Err(SessionError::Connection(err.to_string())),
-            Err(_) => {
-                return Err(SessionError::Connection(format!(
-                    "no connection to {} within {} ms",
-                    self.client.get_connection_info().addr(),
-                    self.connect_timeout.as_millis()
-                )))
-            }
+        let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(manager)) => Ok(manager),
+            Ok(Err(err)) => Err(SessionError::Connection(err.to_string())),
+            Err(_) => Err(SessionError::Connection(format!(
+                "no connection to {} within {} ms",
+                self.client.get_connection_info().addr(),
+                self.connect_timeout.as_millis()
+            ))),
         };
+        self.record(&outcome);
+        let manager = outcome?;
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(manager.clone());
-        if let Some(listener) = &self.listener {
-            listener(ConnectionEvent::Connect);
-        }
         Ok(manager)
     }
 
+    /// Notes what a command's outcome says about the connection, telling the
+    /// listener when that changes.
+    pub fn record<T>(&self, outcome: &Result<T>) {
+        match outcome {
+            Ok(_) => self.mark_up(),
+            Err(SessionError::Connection(message)) => self.mark_down(message),
+            Err(_) => {}
+        }
+    }
+
+    fn mark_up(&self) {
+        if !self.up.swap(true, Ordering::AcqRel) {
+            if let Some(listener) = &self.listener {
+                listener(ConnectionEvent::Connect);
+            }
+        }
+    }
+
+    fn mark_down(&self, message: &str) {
+        if self.up.swap(false, Ordering::AcqRel) {
+            if let Some(listener) = &self.listener {
+                listener(ConnectionEvent::Disconnect(message.to_owned()));
+            }
+        }
+    }
+
     pub fn is_connected(&self) -> bool {
-        self.current().is_some()
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// While the connection is down, pings it every `every` so the owner
+    /// hears `Connect` as soon as Redis is back, with or without traffic.
+    /// Also makes the first connection without waiting for a first call.
+    pub async fn watch(&self, every: std::time::Duration) {
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            if !self.is_connected() {
+                if let Ok(mut manager) = self.get().await {
+                    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut manager).await;
+                    self.record(&pong.map_err(SessionError::from));
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Drops the connection; later calls answer `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let was_open = self
-            .current
+        self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .is_some();
-        if was_open {
-            if let Some(listener) = &self.listener {
-                listener(ConnectionEvent::Disconnect);
-            }
-        }
+            .take();
+        self.mark_down("quit");
     }
 }

@@ -2,6 +2,7 @@
 //! `redis-sessions`, on the same Redis keys. The Node binding is the `node`
 //! feature; everything else is plain Rust, tested without Node.
 
+pub mod cache;
 mod clock;
 pub mod config;
 pub mod connection;
@@ -13,6 +14,7 @@ mod reply;
 mod scripts;
 pub mod session;
 pub mod store;
+mod subscriber;
 pub mod token;
 pub mod validate;
 pub mod wipe;

@@ -1,8 +1,12 @@
 //! The engine: every method of redis-sessions over one shared connection.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use tokio::task::AbortHandle;
+
+use crate::cache::SessionCache;
 
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
@@ -14,36 +18,81 @@ use crate::keys::{self, Keys};
 use crate::reply;
 use crate::scripts;
 use crate::session::{self, Session, FIELDS};
+use crate::subscriber;
 use crate::token;
 use crate::validate::{self, Args, Style};
-use crate::wipe::Wiper;
+use crate::wipe;
 
 /// How many sessions one killall step removes; each step is one atomic script.
 const KILLALL_BATCH: usize = 1000;
+/// How often a lost connection is retried without traffic.
+const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
 pub struct Store {
     keys: Keys,
     conn: Arc<Connection>,
-    wiper: Mutex<Option<Wiper>>,
+    cache: Option<Arc<SessionCache>>,
+    /// The wiper, the cache subscriber and the connection watcher.
+    background: Mutex<Vec<AbortHandle>>,
 }
 
 impl Store {
-    /// Must run inside the tokio runtime when the config enables the wipe.
+    /// Starts the background tasks, so it must run inside a tokio runtime.
     pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
         let keys = Keys::new(&config.namespace);
         let conn = Arc::new(Connection::new(config, listener)?);
-        let wiper = config
-            .wipe_every
-            .map(|every| Wiper::start(Arc::clone(&conn), keys.clone(), every));
+        let mut background = Vec::new();
+        let watched = Arc::clone(&conn);
+        background.push(tokio::spawn(async move { watched.watch(RECONNECT_EVERY).await }).abort_handle());
+        if let Some(every) = config.wipe_every {
+            background.push(wipe::start(Arc::clone(&conn), keys.clone(), every));
+        }
+        let cache = config.cache_time.map(|ttl| {
+            let cache = Arc::new(SessionCache::new(ttl, config.cache_max));
+            background.push(subscriber::start(
+                conn.client().clone(),
+                keys.cache_channel(),
+                Arc::clone(&cache),
+                config.connect_timeout,
+            ));
+            cache
+        });
         Ok(Self {
             keys,
             conn,
-            wiper: Mutex::new(wiper),
+            cache,
+            background: Mutex::new(background),
         })
     }
 
     async fn conn(&self) -> Result<ConnectionManager> {
         self.conn.get().await
+    }
+
+    /// Runs one Redis exchange, noting what it says about the connection.
+    async fn exec<T>(&self, exchange: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>) -> Result<T> {
+        let mut conn = self.conn().await?;
+        let outcome = exchange(&mut conn).await.map_err(SessionError::from);
+        self.conn.record(&outcome);
+        outcome
+    }
+
+    /// A `get` answered from the cache, without Redis: `Ok(None)` when the
+    /// cache is off or misses, and then `get_uncached` must follow. Validation
+    /// errors come out here too.
+    pub fn get_cached(&self, args: &Args) -> Result<Option<Session>> {
+        let app = validate::app(&args.app)?;
+        let token = validate::token(&args.token)?;
+        Ok(self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get_or_reserve(&keys::cache_key(app, token))))
+    }
+
+    fn forget(&self, app: &str, token: &str) {
+        if let Some(cache) = &self.cache {
+            cache.remove(&keys::cache_key(app, token));
+        }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -100,30 +149,42 @@ impl Store {
             .ignore()
             .hset_multiple(&hash, &fields)
             .ignore();
-        let mut conn = self.conn().await?;
-        pipe.exec_async(&mut conn).await?;
+        self.exec(async |conn| pipe.exec_async(conn).await).await?;
         Ok(token)
     }
 
     pub async fn get(&self, args: &Args) -> Result<Option<Session>> {
+        match self.get_cached(args)? {
+            Some(hit) => Ok(Some(hit)),
+            None => self.get_uncached(args).await,
+        }
+    }
+
+    /// The Redis half of `get`, after `get_cached` missed.
+    pub async fn get_uncached(&self, args: &Args) -> Result<Option<Session>> {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
         let now = now_secs();
-        let mut conn = self.conn().await?;
-        let value: redis::Value = scripts::GET
+        let mut invocation = scripts::GET.prepare_invoke();
+        invocation
             .key(self.keys.session(app, token))
             .key(self.keys.app_sessions(app))
             .key(self.keys.app_users(app))
             .key(self.keys.all_sessions())
             .arg(now)
             .arg(app)
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await?;
-        match reply::fields(&value, "get")? {
-            Some(fields) => session::decode(&fields, now as f64),
-            None => Ok(None),
+            .arg(token);
+        let outcome = self
+            .exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
+            .await
+            .and_then(|value| match reply::fields(&value, "get")? {
+                Some(fields) => session::decode(&fields, now as f64),
+                None => Ok(None),
+            });
+        if let Some(cache) = &self.cache {
+            cache.fill(&keys::cache_key(app, token), outcome.as_ref().ok().and_then(Option::as_ref));
         }
+        outcome
     }
 
     pub async fn set(&self, args: &Args) -> Result<Option<Session>> {
@@ -148,8 +209,8 @@ impl Store {
                 other => invocation.arg(other.to_json()),
             };
         }
-        let mut conn = self.conn().await?;
-        let value: redis::Value = invocation.invoke_async(&mut conn).await?;
+        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        self.forget(app, token);
         let Some(mut fields) = reply::fields(&value, "set")? else {
             return Ok(None);
         };
@@ -167,8 +228,8 @@ impl Store {
     pub async fn kill(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
-        let mut conn = self.conn().await?;
-        let killed: i64 = scripts::KILL
+        let mut invocation = scripts::KILL.prepare_invoke();
+        invocation
             .key(self.keys.session(app, token))
             .key(self.keys.app_sessions(app))
             .key(self.keys.all_sessions())
@@ -177,17 +238,17 @@ impl Store {
             .arg(app)
             .arg(token)
             .arg(self.keys.user_prefix(app))
-            .arg(self.keys.cache_channel())
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(self.keys.cache_channel());
+        let killed: i64 = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        self.forget(app, token);
         Ok(killed)
     }
 
     pub async fn killsoid(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let id = validate::id(&args.id)?;
-        let mut conn = self.conn().await?;
-        let killed: i64 = scripts::KILLSOID
+        let mut invocation = scripts::KILLSOID.prepare_invoke();
+        invocation
             .key(self.keys.user_sessions(app, id))
             .key(self.keys.app_sessions(app))
             .key(self.keys.all_sessions())
@@ -195,28 +256,32 @@ impl Store {
             .arg(app)
             .arg(id)
             .arg(self.keys.app_prefix(app))
-            .arg(self.keys.cache_channel())
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(self.keys.cache_channel());
+        let killed: i64 = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        if let Some(cache) = &self.cache {
+            cache.remove_app(app, Some(id));
+        }
         Ok(killed)
     }
 
     /// Kills in atomic batches, so a huge app never blocks Redis for long.
     pub async fn killall(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
-        let mut conn = self.conn().await?;
+        let mut invocation = scripts::KILLALL.prepare_invoke();
+        invocation
+            .key(self.keys.app_sessions(app))
+            .key(self.keys.app_users(app))
+            .key(self.keys.all_sessions())
+            .arg(app)
+            .arg(self.keys.app_prefix(app))
+            .arg(self.keys.cache_channel())
+            .arg(KILLALL_BATCH);
         let mut total = 0;
         loop {
-            let value: redis::Value = scripts::KILLALL
-                .key(self.keys.app_sessions(app))
-                .key(self.keys.app_users(app))
-                .key(self.keys.all_sessions())
-                .arg(app)
-                .arg(self.keys.app_prefix(app))
-                .arg(self.keys.cache_channel())
-                .arg(KILLALL_BATCH)
-                .invoke_async(&mut conn)
-                .await?;
+            let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+            if let Some(cache) = &self.cache {
+                cache.remove_app(app, None);
+            }
             let (removed, seen) = match &value {
                 redis::Value::Array(pair) if pair.len() == 2 => {
                     (reply::int(&pair[0], "killall")?, reply::int(&pair[1], "killall")?)
@@ -238,12 +303,11 @@ impl Store {
         let app = validate::app(&args.app)?;
         let id = validate::id(&args.id)?;
         let now = now_secs();
-        let mut conn = self.conn().await?;
-        let value: redis::Value = scripts::SOID
+        let mut invocation = scripts::SOID.prepare_invoke();
+        invocation
             .key(self.keys.user_sessions(app, id))
-            .arg(self.keys.app_prefix(app))
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(self.keys.app_prefix(app));
+        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
         decode_all(&value, now, "soid")
     }
 
@@ -251,44 +315,39 @@ impl Store {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
         let now = now_secs();
-        let mut conn = self.conn().await?;
-        let value: redis::Value = scripts::SOAPP
+        let mut invocation = scripts::SOAPP.prepare_invoke();
+        invocation
             .key(self.keys.app_sessions(app))
             .arg(number_to_string(now as f64 - window))
-            .arg(self.keys.app_prefix(app))
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(self.keys.app_prefix(app));
+        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
         decode_all(&value, now, "soapp")
     }
 
     pub async fn activity(&self, args: &Args, style: Style) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
-        let mut conn = self.conn().await?;
-        let count: i64 = redis::cmd("ZCOUNT")
+        let mut command = redis::cmd("ZCOUNT");
+        command
             .arg(self.keys.app_users(app))
             .arg(number_to_string(now_secs() as f64 - window))
-            .arg("+inf")
-            .query_async(&mut conn)
-            .await?;
-        Ok(count)
+            .arg("+inf");
+        self.exec(async |conn| command.query_async(conn).await).await
     }
 
     pub async fn ping(&self) -> Result<String> {
-        let mut conn = self.conn().await?;
-        let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
-        Ok(pong)
+        self.exec(async |conn| redis::cmd("PING").query_async(conn).await).await
     }
 
     /// Stops the wiper and closes the connection; later calls answer `Closed`.
     pub fn quit(&self) {
-        if let Some(wiper) = self
-            .wiper
+        for task in self
+            .background
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .drain(..)
         {
-            wiper.stop();
+            task.abort();
         }
         self.conn.close();
     }

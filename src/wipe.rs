@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use crate::clock::{now_millis, now_secs};
 use crate::connection::Connection;
@@ -15,27 +15,17 @@ use crate::scripts;
 /// How many expired sessions one wipe step removes; each step is one atomic script.
 const BATCH: usize = 500;
 
-pub struct Wiper {
-    task: JoinHandle<()>,
-}
-
-impl Wiper {
-    /// Starts the periodic wipe on the current tokio runtime.
-    pub fn start(conn: Arc<Connection>, keys: Keys, every: Duration) -> Self {
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                ticks.tick().await;
-                // A failed wipe is retried next period; the sessions stay invisible meanwhile.
-                let _ = wipe_once(&conn, &keys, every).await;
-            }
-        });
-        Self { task }
-    }
-
-    pub fn stop(self) {
-        self.task.abort();
-    }
+/// Starts the periodic wipe on the current tokio runtime.
+pub fn start(conn: Arc<Connection>, keys: Keys, every: Duration) -> AbortHandle {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticks.tick().await;
+            // A failed wipe is retried next period; the sessions stay invisible meanwhile.
+            let _ = wipe_once(&conn, &keys, every).await;
+        }
+    })
+    .abort_handle()
 }
 
 /// Removes every session whose expiry has passed. Returns how many it removed,

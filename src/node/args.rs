@@ -134,7 +134,7 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
 }
 
 /// Reads constructor options in the shapes of both reference versions.
-pub fn read_options(options: &Unknown) -> std::result::Result<RawOptions, SessionError> {
+pub fn read_options(options: &Unknown, warnings: &mut Vec<String>) -> std::result::Result<RawOptions, SessionError> {
     let mut raw = RawOptions::default();
     let object = match options.get_type().map_err(|e| SessionError::InvalidOptions(e.reason.clone()))? {
         ValueType::Undefined => return Ok(raw),
@@ -163,6 +163,14 @@ pub fn read_options(options: &Unknown) -> std::result::Result<RawOptions, Sessio
         raw.cachemax = number(&get(&object, "cachemax")?)?;
         raw.connect_timeout_ms = number(&get(&object, "connectTimeout")?)?;
         raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
+        if let Some(existing) = as_object(&get(&object, "client")?)? {
+            read_client(&existing, &mut raw)?;
+            warnings.push(format!(
+                "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}",
+                raw.host.as_deref().unwrap_or("127.0.0.1"),
+                raw.port.unwrap_or(6379.0)
+            ));
+        }
         if let Some(client) = as_object(&get(&object, "options")?)? {
             raw.url = optional_text(&get(&client, "url")?)?;
             raw.username = optional_text(&get(&client, "username")?)?;
@@ -183,4 +191,22 @@ pub fn read_options(options: &Unknown) -> std::result::Result<RawOptions, Sessio
     };
     read().map_err(|err| SessionError::InvalidOptions(err.reason.clone()))?;
     Ok(raw)
+}
+
+/// Takes what can be read of a node_redis v3 client: `connection_options`
+/// (host, port), `options` (password, db) and `selected_db`.
+fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
+    let get = |o: &Object, name: &str| -> Result<Unknown> { o.get_named_property(name) };
+    if let Some(address) = as_object(&get(client, "connection_options")?)? {
+        raw.host = raw.host.take().or(optional_text(&get(&address, "host")?)?);
+        raw.port = raw.port.or(number(&get(&address, "port")?)?);
+    }
+    if let Some(options) = as_object(&get(client, "options")?)? {
+        raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
+        raw.port = raw.port.or(number(&get(&options, "port")?)?);
+        raw.password = optional_text(&get(&options, "password")?)?.or(optional_text(&get(&options, "auth_pass")?)?);
+        raw.db = number(&get(&options, "db")?)?;
+    }
+    raw.db = number(&get(client, "selected_db")?)?.or(raw.db);
+    Ok(())
 }

@@ -7,18 +7,41 @@ mod convert;
 use std::future::Future;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{within_runtime_if_available, PromiseRaw, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{
+    within_runtime_if_available, FnArgs, Function, PromiseRaw, ToNapiValue, Unknown,
+};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
 
+use crate::connection::{ConnectionEvent, Listener};
+use crate::{Config, Session, SessionError, Store, Style};
 use args::{guarded, read_args, read_options, Field};
-use crate::{Config, SessionError, Session, Store, Style};
 
 #[napi]
 pub struct NativeSessions {
     /// A constructor given bad options still builds: every call then answers
     /// the options error, as an error, never a synchronous throw.
     store: std::result::Result<Arc<Store>, SessionError>,
+    warnings: Vec<String>,
+}
+
+type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
+
+/// Hands connection events to JavaScript without keeping Node alive.
+fn listener(callback: &EventCallback) -> Result<Listener> {
+    let tsfn = callback
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()?;
+    Ok(Arc::new(move |event: ConnectionEvent| {
+        let args = match event {
+            ConnectionEvent::Connect => ("connect".to_owned(), String::new()),
+            ConnectionEvent::Disconnect(message) => ("disconnect".to_owned(), message),
+        };
+        tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+    }))
 }
 
 type Promise<'env> = Result<PromiseRaw<'env, Unknown<'env>>>;
@@ -42,12 +65,20 @@ fn style(legacy: bool) -> Style {
 #[napi]
 impl NativeSessions {
     #[napi(constructor)]
-    pub fn new(options: Unknown) -> Self {
-        let store = read_options(&options)
+    pub fn new(options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
+        let listener = on_event.as_ref().map(listener).transpose()?;
+        let mut warnings = Vec::new();
+        let store = read_options(&options, &mut warnings)
             .and_then(Config::from_options)
-            .and_then(|config| within_runtime_if_available(|| Store::new(&config, None)))
+            .and_then(|config| within_runtime_if_available(|| Store::new(&config, listener)))
             .map(Arc::new);
-        Self { store }
+        Ok(Self { store, warnings })
+    }
+
+    /// What the options asked for that could not be done as asked.
+    #[napi(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 
     /// Reads the options, then runs the operation on the runtime and settles
@@ -96,11 +127,20 @@ impl NativeSessions {
         })
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
-    pub fn get<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[Field::App, Field::Token], legacy, |s, a| async move {
-            s.get(&a).await.map(Output::Session)
-        })
+    /// A cache hit or a validation error answers at once, without the
+    /// runtime: the session object, or a thrown error. Otherwise a Promise.
+    #[napi(ts_return_type = "unknown")]
+    pub fn get<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Result<Unknown<'env>> {
+        let fields = [Field::App, Field::Token];
+        let store = self.store.as_ref().map_err(|err| convert::error(env, err))?;
+        let args = guarded(env, "options", || read_args(&options, &fields)).map_err(|err| convert::error(env, &err))?;
+        match store.get_cached(&args) {
+            Err(err) => Err(convert::error(env, &err)),
+            Ok(Some(hit)) => convert::session(env, &hit)?.into_unknown(env),
+            Ok(None) => self
+                .run(env, &options, &fields, legacy, |s, a| async move { s.get_uncached(&a).await.map(Output::Session) })?
+                .into_unknown(env),
+        }
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
