@@ -64,3 +64,4 @@ class RedisSessions extends EventEmitter {
 
 module.exports = RedisSessions
 module.exports.default = RedisSessions
+module.exports.RedisSessions = RedisSessions

@@ -31,7 +31,9 @@ pub struct SessionCache {
 impl SessionCache {
     pub fn new(ttl: Duration, max: usize) -> Self {
         Self {
-            entries: Mutex::new(LruCache::new(NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN))),
+            entries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN),
+            )),
             ttl,
             serving: AtomicBool::new(false),
         }

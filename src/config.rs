@@ -65,9 +65,11 @@ fn millis(value: Option<f64>, default: f64, name: &str) -> Result<Duration> {
 impl Config {
     pub fn from_options(raw: RawOptions) -> Result<Self> {
         let wipe_every = match raw.wipe {
-            Some(w) if w == 0.0 => None,
+            Some(0.0) => None,
             other => {
-                let secs = truthy(other).unwrap_or(DEFAULT_WIPE_SECS).max(MIN_WIPE_SECS);
+                let secs = truthy(other)
+                    .unwrap_or(DEFAULT_WIPE_SECS)
+                    .max(MIN_WIPE_SECS);
                 Some(Duration::from_secs_f64(secs.min(1e9)))
             }
         };
@@ -126,7 +128,11 @@ fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
                 .filter(|h| !h.is_empty())
                 .or_else(|| raw.socket_host.clone())
                 .unwrap_or_else(|| "127.0.0.1".to_owned());
-            let port = raw.port.filter(|p| *p != 0.0).or(raw.socket_port).unwrap_or(6379.0);
+            let port = raw
+                .port
+                .filter(|p| *p != 0.0)
+                .or(raw.socket_port)
+                .unwrap_or(6379.0);
             if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
                 return Err(SessionError::InvalidOptions(format!(
                     "port must be an integer from 1 to 65535, got {port}"
@@ -175,7 +181,13 @@ mod tests {
 
     #[test]
     fn wipe_zero_disables_and_small_values_become_ten() {
-        let wipe = |w| config(RawOptions { wipe: Some(w), ..Default::default() }).wipe_every;
+        let wipe = |w| {
+            config(RawOptions {
+                wipe: Some(w),
+                ..Default::default()
+            })
+            .wipe_every
+        };
         assert_eq!(wipe(0.0), None);
         assert_eq!(wipe(3.0), Some(Duration::from_secs(10)));
         assert_eq!(wipe(60.0), Some(Duration::from_secs(60)));
@@ -205,13 +217,31 @@ mod tests {
     #[test]
     fn bad_values_are_errors() {
         for raw in [
-            RawOptions { port: Some(70000.0), ..Default::default() },
-            RawOptions { port: Some(f64::NAN), ..Default::default() },
-            RawOptions { url: Some("http://x".to_owned()), ..Default::default() },
-            RawOptions { db: Some(-1.0), ..Default::default() },
-            RawOptions { tls: true, ..Default::default() },
+            RawOptions {
+                port: Some(70000.0),
+                ..Default::default()
+            },
+            RawOptions {
+                port: Some(f64::NAN),
+                ..Default::default()
+            },
+            RawOptions {
+                url: Some("http://x".to_owned()),
+                ..Default::default()
+            },
+            RawOptions {
+                db: Some(-1.0),
+                ..Default::default()
+            },
+            RawOptions {
+                tls: true,
+                ..Default::default()
+            },
         ] {
-            assert!(matches!(Config::from_options(raw), Err(SessionError::InvalidOptions(_))));
+            assert!(matches!(
+                Config::from_options(raw),
+                Err(SessionError::InvalidOptions(_))
+            ));
         }
     }
 }

@@ -72,7 +72,8 @@ impl Connection {
         if let Some(manager) = self.current() {
             return Ok(manager);
         }
-        let connect = ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone());
+        let connect =
+            ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone());
         let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(manager)) => Ok(manager),
             Ok(Err(err)) => Err(SessionError::Connection(err.to_string())),
@@ -131,7 +132,8 @@ impl Connection {
             }
             if !self.is_connected() {
                 if let Ok(mut manager) = self.get().await {
-                    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut manager).await;
+                    let pong: redis::RedisResult<String> =
+                        redis::cmd("PING").query_async(&mut manager).await;
                     self.record(&pong.map_err(SessionError::from));
                 }
             }

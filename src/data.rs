@@ -85,7 +85,10 @@ mod tests {
             ("e".to_owned(), Value::Number(f64::INFINITY)),
             ("f".to_owned(), Value::Bool(true)),
             ("g".to_owned(), Value::Null),
-            ("h".to_owned(), text("quote\" back\\ nl\n tab\t \u{1} \u{7f} \u{2028} 😀 é")),
+            (
+                "h".to_owned(),
+                text("quote\" back\\ nl\n tab\t \u{1} \u{7f} \u{2028} 😀 é"),
+            ),
         ];
         assert_eq!(
             stringify(&entries),

@@ -110,9 +110,15 @@ mod tests {
     fn members_with_colons_in_ids_split_by_token_length() {
         let token = "a".repeat(64);
         let member = app_member(&token, "user:42:x");
-        assert_eq!(split_app_member(&member), Some((token.as_str(), "user:42:x")));
+        assert_eq!(
+            split_app_member(&member),
+            Some((token.as_str(), "user:42:x"))
+        );
         let global = global_member("app", &token, "::");
-        assert_eq!(split_global_member(&global), Some(("app", token.as_str(), "::")));
+        assert_eq!(
+            split_global_member(&global),
+            Some(("app", token.as_str(), "::"))
+        );
         assert_eq!(split_app_member("short:id"), None);
     }
 }

@@ -6,6 +6,8 @@ use crate::js::to_number;
 
 /// The hash fields, in the order every script returns them.
 pub const FIELDS: [&str; 8] = ["id", "r", "w", "ttl", "d", "la", "ip", "no_resave"];
+/// Where `d` is in `FIELDS`.
+pub const D_FIELD: usize = 4;
 
 /// Numbers are JavaScript numbers: a field another program garbled reads as
 /// `NaN`, as it would in the reference.
@@ -35,7 +37,7 @@ pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
         return Ok(None);
     }
     let no_resave = field(7) == Some("1");
-    let d = match field(4) {
+    let d = match field(D_FIELD) {
         Some(text) if !text.is_empty() => Some(
             data::parse(text)
                 .map_err(|err| SessionError::CorruptSession(format!("{err} (text: {text:.80})")))?,
@@ -84,7 +86,16 @@ mod tests {
     #[test]
     fn idle_past_ttl_is_gone_and_no_resave_counts_down() {
         let raw = |la: &str, nr: Option<&str>| {
-            fields([Some("u"), Some("1"), Some("1"), Some("30"), None, Some(la), Some("ip"), nr])
+            fields([
+                Some("u"),
+                Some("1"),
+                Some("1"),
+                Some("30"),
+                None,
+                Some(la),
+                Some("ip"),
+                nr,
+            ])
         };
         assert_eq!(decode(&raw("969", None), 1000.0).unwrap(), None);
         assert!(decode(&raw("970", None), 1000.0).unwrap().is_some());
@@ -96,7 +107,19 @@ mod tests {
     #[test]
     fn missing_session_and_bad_json() {
         assert_eq!(decode(&vec![None; 8], 0.0).unwrap(), None);
-        let raw = fields([Some("u"), Some("1"), Some("1"), Some("30"), Some("{oops"), Some("0"), None, None]);
-        assert!(matches!(decode(&raw, 0.0), Err(SessionError::CorruptSession(_))));
+        let raw = fields([
+            Some("u"),
+            Some("1"),
+            Some("1"),
+            Some("30"),
+            Some("{oops"),
+            Some("0"),
+            None,
+            None,
+        ]);
+        assert!(matches!(
+            decode(&raw, 0.0),
+            Err(SessionError::CorruptSession(_))
+        ));
     }
 }

@@ -17,7 +17,7 @@ use crate::js::number_to_string;
 use crate::keys::{self, Keys};
 use crate::reply;
 use crate::scripts;
-use crate::session::{self, Session, FIELDS};
+use crate::session::{self, Session, D_FIELD, FIELDS};
 use crate::subscriber;
 use crate::token;
 use crate::validate::{self, Args, Style};
@@ -43,7 +43,8 @@ impl Store {
         let conn = Arc::new(Connection::new(config, listener)?);
         let mut background = Vec::new();
         let watched = Arc::clone(&conn);
-        background.push(tokio::spawn(async move { watched.watch(RECONNECT_EVERY).await }).abort_handle());
+        background
+            .push(tokio::spawn(async move { watched.watch(RECONNECT_EVERY).await }).abort_handle());
         if let Some(every) = config.wipe_every {
             background.push(wipe::start(Arc::clone(&conn), keys.clone(), every));
         }
@@ -70,7 +71,10 @@ impl Store {
     }
 
     /// Runs one Redis exchange, noting what it says about the connection.
-    async fn exec<T>(&self, exchange: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>) -> Result<T> {
+    async fn exec<T>(
+        &self,
+        exchange: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
+    ) -> Result<T> {
         let mut conn = self.conn().await?;
         let outcome = exchange(&mut conn).await.map_err(SessionError::from);
         self.conn.record(&outcome);
@@ -135,7 +139,11 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .zadd(self.keys.app_sessions(app), keys::app_member(&token, id), &now_text)
+            .zadd(
+                self.keys.app_sessions(app),
+                keys::app_member(&token, id),
+                &now_text,
+            )
             .ignore()
             .zadd(self.keys.app_users(app), id, &now_text)
             .ignore()
@@ -182,7 +190,10 @@ impl Store {
                 None => Ok(None),
             });
         if let Some(cache) = &self.cache {
-            cache.fill(&keys::cache_key(app, token), outcome.as_ref().ok().and_then(Option::as_ref));
+            cache.fill(
+                &keys::cache_key(app, token),
+                outcome.as_ref().ok().and_then(Option::as_ref),
+            );
         }
         outcome
     }
@@ -209,7 +220,9 @@ impl Store {
                 other => invocation.arg(other.to_json()),
             };
         }
-        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        let value: redis::Value = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
         self.forget(app, token);
         let Some(mut fields) = reply::fields(&value, "set")? else {
             return Ok(None);
@@ -217,7 +230,9 @@ impl Store {
         let new_d = fields.get_mut(FIELDS.len() + 1).and_then(Option::take);
         let new_w = fields.get(FIELDS.len()).cloned().flatten();
         fields.truncate(FIELDS.len());
-        fields[4] = new_d;
+        if let Some(d) = fields.get_mut(D_FIELD) {
+            *d = new_d;
+        }
         let Some(mut session) = session::decode(&fields, now as f64)? else {
             return Ok(None);
         };
@@ -239,7 +254,9 @@ impl Store {
             .arg(token)
             .arg(self.keys.user_prefix(app))
             .arg(self.keys.cache_channel());
-        let killed: i64 = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        let killed: i64 = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
         self.forget(app, token);
         Ok(killed)
     }
@@ -257,7 +274,9 @@ impl Store {
             .arg(id)
             .arg(self.keys.app_prefix(app))
             .arg(self.keys.cache_channel());
-        let killed: i64 = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        let killed: i64 = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
         if let Some(cache) = &self.cache {
             cache.remove_app(app, Some(id));
         }
@@ -278,14 +297,24 @@ impl Store {
             .arg(KILLALL_BATCH);
         let mut total = 0;
         loop {
-            let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+            let value: redis::Value = self
+                .exec(async |conn| invocation.invoke_async(conn).await)
+                .await?;
             if let Some(cache) = &self.cache {
                 cache.remove_app(app, None);
             }
             let (removed, seen) = match &value {
-                redis::Value::Array(pair) if pair.len() == 2 => {
-                    (reply::int(&pair[0], "killall")?, reply::int(&pair[1], "killall")?)
-                }
+                redis::Value::Array(pair) => match pair.as_slice() {
+                    [removed, seen] => (
+                        reply::int(removed, "killall")?,
+                        reply::int(seen, "killall")?,
+                    ),
+                    _ => {
+                        return Err(SessionError::Redis(format!(
+                            "unexpected reply for killall: {value:?}"
+                        )))
+                    }
+                },
                 other => {
                     return Err(SessionError::Redis(format!(
                         "unexpected reply for killall: {other:?}"
@@ -307,7 +336,9 @@ impl Store {
         invocation
             .key(self.keys.user_sessions(app, id))
             .arg(self.keys.app_prefix(app));
-        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        let value: redis::Value = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
         decode_all(&value, now, "soid")
     }
 
@@ -320,7 +351,9 @@ impl Store {
             .key(self.keys.app_sessions(app))
             .arg(number_to_string(now as f64 - window))
             .arg(self.keys.app_prefix(app));
-        let value: redis::Value = self.exec(async |conn| invocation.invoke_async(conn).await).await?;
+        let value: redis::Value = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
         decode_all(&value, now, "soapp")
     }
 
@@ -332,11 +365,13 @@ impl Store {
             .arg(self.keys.app_users(app))
             .arg(number_to_string(now_secs() as f64 - window))
             .arg("+inf");
-        self.exec(async |conn| command.query_async(conn).await).await
+        self.exec(async |conn| command.query_async(conn).await)
+            .await
     }
 
     pub async fn ping(&self) -> Result<String> {
-        self.exec(async |conn| redis::cmd("PING").query_async(conn).await).await
+        self.exec(async |conn| redis::cmd("PING").query_async(conn).await)
+            .await
     }
 
     /// Stops the wiper and closes the connection; later calls answer `Closed`.

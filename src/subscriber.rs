@@ -15,29 +15,34 @@ const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Starts on the current tokio runtime.
-pub fn start(client: Client, channel: String, cache: Arc<SessionCache>, connect_timeout: Duration) -> AbortHandle {
+pub fn start(
+    client: Client,
+    channel: String,
+    cache: Arc<SessionCache>,
+    connect_timeout: Duration,
+) -> AbortHandle {
     tokio::spawn(async move {
-            let mut delay = RETRY_MIN;
-            loop {
-                let connect = async {
-                    let mut pubsub = client.get_async_pubsub().await?;
-                    pubsub.subscribe(&channel).await?;
-                    redis::RedisResult::Ok(pubsub)
-                };
-                if let Ok(Ok(pubsub)) = tokio::time::timeout(connect_timeout, connect).await {
-                    delay = RETRY_MIN;
-                    cache.set_serving(true);
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        if let Ok(key) = std::str::from_utf8(message.get_payload_bytes()) {
-                            cache.remove(key);
-                        }
+        let mut delay = RETRY_MIN;
+        loop {
+            let connect = async {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                redis::RedisResult::Ok(pubsub)
+            };
+            if let Ok(Ok(pubsub)) = tokio::time::timeout(connect_timeout, connect).await {
+                delay = RETRY_MIN;
+                cache.set_serving(true);
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    if let Ok(key) = std::str::from_utf8(message.get_payload_bytes()) {
+                        cache.remove(key);
                     }
-                    cache.set_serving(false);
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(RETRY_MAX);
+                cache.set_serving(false);
             }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+        }
     })
     .abort_handle()
 }

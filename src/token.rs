@@ -20,11 +20,15 @@ pub fn create(now_ms: u64) -> Result<String> {
         SysRng
             .try_fill_bytes(&mut bytes)
             .map_err(|err| SessionError::Redis(format!("no random numbers from the OS: {err}")))?;
-        for &b in bytes.iter().filter(|&&b| b < UNBIASED_LIMIT) {
+        let symbols = bytes
+            .iter()
+            .filter(|&&b| b < UNBIASED_LIMIT)
+            .filter_map(|&b| ALPHABET.get(usize::from(b % 61)));
+        for &symbol in symbols {
             if token.len() == RANDOM_LEN {
                 break;
             }
-            token.push(char::from(ALPHABET[usize::from(b % 61)]));
+            token.push(char::from(symbol));
         }
     }
     token.push('Z');
@@ -36,7 +40,7 @@ fn base36(mut n: u64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = Vec::new();
     loop {
-        out.push(DIGITS[(n % 36) as usize]);
+        out.extend(DIGITS.get((n % 36) as usize));
         n /= 36;
         if n == 0 {
             break;

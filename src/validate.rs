@@ -62,7 +62,8 @@ fn present<'a>(arg: &'a Arg, item: &'static str) -> Result<&'a str> {
 pub fn app(arg: &Arg) -> Result<&str> {
     let s = present(arg, "app")?;
     let ok = (3..=20).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     ok.then_some(s).ok_or(SessionError::InvalidFormat("app"))
 }
 
@@ -167,7 +168,10 @@ mod tests {
     fn token_rules() {
         assert_eq!(msg(token(&Arg::Falsy)), "No token supplied");
         assert_eq!(msg(token(&Arg::text("abc"))), "Invalid token format");
-        assert_eq!(msg(token(&Arg::text("a".repeat(63) + "_"))), "Invalid token format");
+        assert_eq!(
+            msg(token(&Arg::text("a".repeat(63) + "_"))),
+            "Invalid token format"
+        );
         assert!(token(&Arg::text("a".repeat(64))).is_ok());
     }
 

@@ -10,7 +10,11 @@ use crate::{Arg, Args, DataArg, RawOptions, SessionError};
 /// Runs N-API reads, turning a thrown getter or an unconvertible value into a
 /// plain error and clearing the exception it left, which would otherwise be
 /// thrown at the caller synchronously.
-pub fn guarded<T>(env: &Env, what: &str, read: impl FnOnce() -> Result<T>) -> std::result::Result<T, SessionError> {
+pub fn guarded<T>(
+    env: &Env,
+    what: &str,
+    read: impl FnOnce() -> Result<T>,
+) -> std::result::Result<T, SessionError> {
     read().map_err(|err| {
         clear_pending_exception(env);
         SessionError::InvalidValue(format!("could not read {what}: {}", err.reason))
@@ -122,7 +126,8 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
             Field::D => args.d = data_arg(&get("d")?)?,
             Field::NoResave => {
                 let value = get("no_resave")?;
-                args.no_resave = value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?;
+                args.no_resave =
+                    value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?;
             }
             Field::Window => {
                 args.dt = arg(&get("dt")?)?;
@@ -134,9 +139,15 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
 }
 
 /// Reads constructor options in the shapes of both reference versions.
-pub fn read_options(options: &Unknown, warnings: &mut Vec<String>) -> std::result::Result<RawOptions, SessionError> {
+pub fn read_options(
+    options: &Unknown,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<RawOptions, SessionError> {
     let mut raw = RawOptions::default();
-    let object = match options.get_type().map_err(|e| SessionError::InvalidOptions(e.reason.clone()))? {
+    let object = match options
+        .get_type()
+        .map_err(|e| SessionError::InvalidOptions(e.reason.clone()))?
+    {
         ValueType::Undefined => return Ok(raw),
         ValueType::Object => as_object(options)
             .ok()
@@ -204,7 +215,8 @@ fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
     if let Some(options) = as_object(&get(client, "options")?)? {
         raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
         raw.port = raw.port.or(number(&get(&options, "port")?)?);
-        raw.password = optional_text(&get(&options, "password")?)?.or(optional_text(&get(&options, "auth_pass")?)?);
+        raw.password = optional_text(&get(&options, "password")?)?
+            .or(optional_text(&get(&options, "auth_pass")?)?);
         raw.db = number(&get(&options, "db")?)?;
     }
     raw.db = number(&get(client, "selected_db")?)?.or(raw.db);

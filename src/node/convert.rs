@@ -22,7 +22,10 @@ fn json<'env>(env: &'env Env, value: &serde_json::Value) -> Result<Unknown<'env>
     }
 }
 
-fn json_object<'env>(env: &'env Env, map: &serde_json::Map<String, serde_json::Value>) -> Result<Object<'env>> {
+fn json_object<'env>(
+    env: &'env Env,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Object<'env>> {
     let mut object = Object::new(env)?;
     for (key, value) in map {
         object.set_named_property(key, json(env, value)?)?;
@@ -52,7 +55,11 @@ pub fn session<'env>(env: &'env Env, s: &Session) -> Result<Object<'env>> {
 }
 
 /// A missing session: `{}` for callers of v3, `null` for v4.
-pub fn maybe_session<'env>(env: &'env Env, s: Option<&Session>, style: Style) -> Result<Unknown<'env>> {
+pub fn maybe_session<'env>(
+    env: &'env Env,
+    s: Option<&Session>,
+    style: Style,
+) -> Result<Unknown<'env>> {
     match (s, style) {
         (Some(s), _) => session(env, s)?.into_unknown(env),
         (None, Style::Callback) => Object::new(env)?.into_unknown(env),

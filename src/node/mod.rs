@@ -95,10 +95,12 @@ impl NativeSessions {
         F: FnOnce(Arc<Store>, crate::Args) -> Fut,
         Fut: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
     {
-        let prepared = self
-            .store
-            .clone()
-            .and_then(|store| Ok((store, guarded(env, "options", || read_args(options, fields))?)));
+        let prepared = self.store.clone().and_then(|store| {
+            Ok((
+                store,
+                guarded(env, "options", || read_args(options, fields))?,
+            ))
+        });
         let work = prepared.map(|(store, args)| op(store, args));
         let future = async move {
             Ok(match work {
@@ -122,23 +124,38 @@ impl NativeSessions {
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         use Field::*;
-        self.run(env, &options, &[App, Id, Ip, Ttl, D, NoResave], legacy, |s, a| async move {
-            s.create(&a).await.map(Output::Token)
-        })
+        self.run(
+            env,
+            &options,
+            &[App, Id, Ip, Ttl, D, NoResave],
+            legacy,
+            |s, a| async move { s.create(&a).await.map(Output::Token) },
+        )
     }
 
     /// A cache hit or a validation error answers at once, without the
     /// runtime: the session object, or a thrown error. Otherwise a Promise.
     #[napi(ts_return_type = "unknown")]
-    pub fn get<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Result<Unknown<'env>> {
+    pub fn get<'env>(
+        &self,
+        env: &'env Env,
+        options: Unknown,
+        legacy: bool,
+    ) -> Result<Unknown<'env>> {
         let fields = [Field::App, Field::Token];
-        let store = self.store.as_ref().map_err(|err| convert::error(env, err))?;
-        let args = guarded(env, "options", || read_args(&options, &fields)).map_err(|err| convert::error(env, &err))?;
+        let store = self
+            .store
+            .as_ref()
+            .map_err(|err| convert::error(env, err))?;
+        let args = guarded(env, "options", || read_args(&options, &fields))
+            .map_err(|err| convert::error(env, &err))?;
         match store.get_cached(&args) {
             Err(err) => Err(convert::error(env, &err)),
             Ok(Some(hit)) => convert::session(env, &hit)?.into_unknown(env),
             Ok(None) => self
-                .run(env, &options, &fields, legacy, |s, a| async move { s.get_uncached(&a).await.map(Output::Session) })?
+                .run(env, &options, &fields, legacy, |s, a| async move {
+                    s.get_uncached(&a).await.map(Output::Session)
+                })?
                 .into_unknown(env),
         }
     }
@@ -153,9 +170,13 @@ impl NativeSessions {
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[Field::App, Field::Token], legacy, |s, a| async move {
-            s.kill(&a).await.map(|n| Output::Count("kill", n))
-        })
+        self.run(
+            env,
+            &options,
+            &[Field::App, Field::Token],
+            legacy,
+            |s, a| async move { s.kill(&a).await.map(|n| Output::Count("kill", n)) },
+        )
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
@@ -167,43 +188,70 @@ impl NativeSessions {
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[Field::App, Field::Id], legacy, |s, a| async move {
-            s.killsoid(&a).await.map(|n| Output::Count("kill", n))
-        })
+        self.run(
+            env,
+            &options,
+            &[Field::App, Field::Id],
+            legacy,
+            |s, a| async move { s.killsoid(&a).await.map(|n| Output::Count("kill", n)) },
+        )
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[Field::App, Field::Id], legacy, |s, a| async move {
-            s.soid(&a).await.map(Output::Sessions)
-        })
+        self.run(
+            env,
+            &options,
+            &[Field::App, Field::Id],
+            legacy,
+            |s, a| async move { s.soid(&a).await.map(Output::Sessions) },
+        )
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         let style = style(legacy);
-        self.run(env, &options, &[Field::App, Field::Window], legacy, move |s, a| async move {
-            s.soapp(&a, style).await.map(Output::Sessions)
-        })
+        self.run(
+            env,
+            &options,
+            &[Field::App, Field::Window],
+            legacy,
+            move |s, a| async move { s.soapp(&a, style).await.map(Output::Sessions) },
+        )
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         let style = style(legacy);
-        self.run(env, &options, &[Field::App, Field::Window], legacy, move |s, a| async move {
-            s.activity(&a, style).await.map(|n| Output::Count("activity", n))
-        })
+        self.run(
+            env,
+            &options,
+            &[Field::App, Field::Window],
+            legacy,
+            move |s, a| async move {
+                s.activity(&a, style)
+                    .await
+                    .map(|n| Output::Count("activity", n))
+            },
+        )
     }
 
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
-        self.run(env, &options, &[], legacy, |s, _| async move { s.ping().await.map(Output::Text) })
+        self.run(env, &options, &[], legacy, |s, _| async move {
+            s.ping().await.map(Output::Text)
+        })
     }
 
     /// Stops the wiper and closes the connection. Resolves even for an
     /// instance built from bad options: there is nothing to close.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn quit<'env>(&self, env: &'env Env, _options: Unknown, _legacy: bool) -> Result<PromiseRaw<'env, ()>> {
+    pub fn quit<'env>(
+        &self,
+        env: &'env Env,
+        _options: Unknown,
+        _legacy: bool,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let store = self.store.clone().ok();
         env.spawn_future(async move {
             if let Some(store) = store {

@@ -1,0 +1,150 @@
+import { EventEmitter } from 'node:events'
+
+/** A value `d` may hold. `null` in `set` removes the key. */
+export type DataValue = string | number | boolean
+
+export type SessionData = Record<string, DataValue>
+
+/** A session as `get`, `set`, `soid` and `soapp` return it. */
+export interface Session<D extends SessionData = SessionData> {
+  /** The user id the session belongs to. */
+  id: string
+  /** Reads so far; `get` returns the count before this read. */
+  r: number
+  /** Writes so far; `set` returns the count after this write. */
+  w: number
+  /** Idle timeout in seconds; for `no_resave` sessions the seconds left. */
+  ttl: number
+  /** Seconds since the last activity. */
+  idle: number
+  ip: string
+  /** Present when the session holds data. */
+  d?: Partial<D>
+  /** Present (true) when the session was created with `no_resave`. */
+  no_resave?: true
+}
+
+/** node_redis v3 (`url`, `password`, `db`) or node-redis v4 (`url`, `username`, `password`, `database`, `socket`) settings. */
+export interface ConnectionOptions {
+  url?: string
+  username?: string
+  password?: string
+  /** node_redis v3 */
+  auth_pass?: string
+  /** node_redis v3 */
+  db?: number
+  /** node-redis v4 */
+  database?: number
+  /** node-redis v4 */
+  socket?: { host?: string; port?: number; connectTimeout?: number }
+}
+
+export interface RedisSessionsOptions {
+  /** Redis port. Default 6379. */
+  port?: number
+  /** Redis host. Default "127.0.0.1". */
+  host?: string
+  /** Prefix of every Redis key. Default "rs". */
+  namespace?: string
+  /** Seconds between wipes of expired sessions. Default 600; 0 disables; below 10 becomes 10. */
+  wipe?: number
+  /** Seconds to cache `get` answers in memory. Default 0 (off). */
+  cachetime?: number
+  /** Most sessions the cache keeps; least recently used go first. Default 5000. */
+  cachemax?: number
+  /** Milliseconds a call waits for a connection before failing. Default 5000. */
+  connectTimeout?: number
+  /** Milliseconds a Redis command may take before failing. Default 5000. */
+  commandTimeout?: number
+  options?: ConnectionOptions
+  /** A node_redis v3 client: its host, port, password and db are used for a connection of our own. */
+  client?: unknown
+}
+
+export type Callback<T> = (err: Error | null, result: T) => void
+
+/** The error of a bad argument: `name` is "missingParameter", "invalidFormat" or "invalidValue". */
+export interface RedisSessionsError extends Error {
+  name: 'missingParameter' | 'invalidFormat' | 'invalidValue' | 'invalidOptions' | 'redisConnectionError' | 'redisError' | 'corruptSession' | 'closed'
+}
+
+export interface AppOptions { app: string }
+export interface TokenOptions { app: string; token: string }
+export interface IdOptions { app: string; id: string }
+/** The activity window in seconds (>= 10): `deltaTime` (v4) or `dt` (v3); either is accepted. */
+export type WindowOptions = { app: string } & ({ deltaTime: number; dt?: number } | { dt: number; deltaTime?: number })
+
+export interface CreateOptions<D extends SessionData> {
+  app: string
+  id: string
+  ip: string
+  /** Seconds. Default 7200; at least 10. */
+  ttl?: number
+  d?: { [K in keyof D]?: D[K] | null }
+  /** Fixed expiry: using the session does not extend it. */
+  no_resave?: boolean
+}
+
+export interface SetOptions<D extends SessionData> {
+  app: string
+  token: string
+  /** Keys to set; `null` removes a key; keys left out are kept. */
+  d: { [K in keyof D]?: D[K] | null }
+}
+
+/**
+ * Sessions in Redis: several per user id, per app, with read/write counters,
+ * idle time and expiry. Every method takes a v3 callback as its last
+ * argument (and then returns undefined), or returns a v4 Promise.
+ */
+declare class RedisSessions<D extends SessionData = SessionData> extends EventEmitter {
+  constructor(options?: RedisSessionsOptions)
+  /** Whether the connection to Redis is up. */
+  readonly connected: boolean
+  /** For connect-redis-sessions: `connected`, and `connect`/`disconnect` events. */
+  readonly redis: EventEmitter & { readonly connected: boolean }
+
+  /** Unique ids active within the window. */
+  activity(options: WindowOptions, callback: Callback<{ activity: number }>): void
+  activity(options: WindowOptions): Promise<{ activity: number }>
+
+  create(options: CreateOptions<D>, callback: Callback<{ token: string }>): void
+  create(options: CreateOptions<D>): Promise<{ token: string }>
+
+  /** The session, counting this read; `{}` (callback) or `null` (Promise) when there is none. */
+  get(options: TokenOptions, callback: Callback<Session<D> | Record<string, never>>): void
+  get(options: TokenOptions): Promise<Session<D> | null>
+
+  /** Merges `d` into the session; `{}` (callback) or `null` (Promise) when there is none. */
+  set(options: SetOptions<D>, callback: Callback<Session<D> | Record<string, never>>): void
+  set(options: SetOptions<D>): Promise<Session<D> | null>
+
+  kill(options: TokenOptions, callback: Callback<{ kill: number }>): void
+  kill(options: TokenOptions): Promise<{ kill: number }>
+
+  /** Kills every session of the app. */
+  killall(options: AppOptions, callback: Callback<{ kill: number }>): void
+  killall(options: AppOptions): Promise<{ kill: number }>
+
+  /** Kills every session of one id: log a user out on every device. */
+  killsoid(options: IdOptions, callback: Callback<{ kill: number }>): void
+  killsoid(options: IdOptions): Promise<{ kill: number }>
+
+  /** Sessions of one id. */
+  soid(options: IdOptions, callback: Callback<{ sessions: Session<D>[] }>): void
+  soid(options: IdOptions): Promise<{ sessions: Session<D>[] }>
+
+  /** Sessions of the app active within the window, most recent first. */
+  soapp(options: WindowOptions, callback: Callback<{ sessions: Session<D>[] }>): void
+  soapp(options: WindowOptions): Promise<{ sessions: Session<D>[] }>
+
+  ping(callback: Callback<string>): void
+  ping(): Promise<string>
+
+  /** Stops the wipe and closes every connection; later calls fail. */
+  quit(callback: Callback<void>): void
+  quit(): Promise<void>
+}
+
+export default RedisSessions
+export { RedisSessions }
