@@ -375,6 +375,24 @@ describe('options', () => {
     }
   })
 
+  it('a node_redis v3 client lends its host, port and db, with one warning', async () => {
+    const client = require('redis').createClient({ port: server.port, host: '127.0.0.1', db: 4 })
+    const warnings = []
+    const onWarning = (w) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    const borrowed = new RedisSessions({ client, wipe: 0 })
+    const { token } = await borrowed.create({ app: APP, id: 'lent', ip: '1' })
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    assert.deepEqual(warnings, [`redis-sessions-rs cannot share a node_redis client: it opened its own connection to 127.0.0.1:${server.port}`])
+    await raw.select(4)
+    assert.equal(await raw.exists(`rs:${APP}:${token}`), 1)
+    await raw.select(0)
+    await borrowed.killall({ app: APP })
+    await borrowed.quit()
+    client.quit()
+  })
+
   it('bad options answer every call with an error, never a synchronous throw', async () => {
     for (const bad of [null, 'text', 42, { port: 'nope' }, { options: { url: 'http://x' } }]) {
       const broken = new RedisSessions(bad)
