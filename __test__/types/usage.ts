@@ -1,0 +1,56 @@
+// Compiled by __test__/packaging.test.js with `tsc --noEmit --strict`: both
+// styles type-check, and each `@ts-expect-error` line must stay an error.
+import RedisSessions, { Session } from '../..'
+
+type Data = { foo: string; unread?: number }
+const rs = new RedisSessions<Data>({ port: 6379, namespace: 'rs', cachetime: 30, options: { url: 'redis://localhost' } })
+
+async function promises(): Promise<void> {
+  const { token }: { token: string } = await rs.create({ app: 'app', id: 'u', ip: '1', d: { foo: 'bar' }, no_resave: true })
+  const session: Session<Data> | null = await rs.get({ app: 'app', token })
+  if (session !== null) {
+    const foo: string | undefined = session.d?.foo
+    const reads: number = session.r
+    void foo
+    void reads
+  }
+  await rs.set({ app: 'app', token, d: { unread: null } })
+  const { activity }: { activity: number } = await rs.activity({ app: 'app', deltaTime: 60 })
+  const { sessions } = await rs.soapp({ app: 'app', dt: 60 })
+  const first: Session<Data> | undefined = sessions[0]
+  const { kill }: { kill: number } = await rs.killsoid({ app: 'app', id: 'u' })
+  const pong: string = await rs.ping()
+  void activity
+  void first
+  void kill
+  void pong
+  await rs.quit()
+
+  // @ts-expect-error app is required
+  await rs.get({ token })
+  // @ts-expect-error d values are strings, numbers, booleans or null
+  await rs.set({ app: 'app', token, d: { foo: { nested: true } } })
+  // @ts-expect-error a window is required
+  await rs.activity({ app: 'app' })
+  // @ts-expect-error get answers Session | null, not a token
+  const wrong: { token: string } = await rs.get({ app: 'app', token })
+  void wrong
+}
+
+function callbacks(): void {
+  const nothing: void = rs.get({ app: 'app', token: 't' }, (err, session) => {
+    if (err) return
+    void session
+  })
+  void nothing
+  rs.activity({ app: 'app', dt: 60 }, (err: Error | null, resp: { activity: number }) => void [err, resp])
+  rs.ping((err, pong) => void [err, pong.toUpperCase()])
+  rs.on('disconnect', () => undefined)
+  const up: boolean = rs.redis.connected
+  void up
+  // @ts-expect-error the callback's result is an object, not a number
+  rs.kill({ app: 'app', token: 't' }, (err: Error | null, killed: number) => void [err, killed])
+}
+
+void promises
+void callbacks
