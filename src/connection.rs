@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Client;
@@ -26,7 +27,9 @@ pub struct Connection {
     manager_config: ConnectionManagerConfig,
     connect_timeout: std::time::Duration,
     current: Mutex<Option<ConnectionManager>>,
-    connecting: tokio::sync::Mutex<()>,
+    /// Held while connecting; holds the failure of the last attempt, so the
+    /// callers that queued behind it share it instead of each waiting a timeout.
+    connecting: tokio::sync::Mutex<Option<(Instant, SessionError)>>,
     closed: AtomicBool,
     up: AtomicBool,
     listener: Option<Listener>,
@@ -46,7 +49,7 @@ impl Connection {
             manager_config,
             connect_timeout: config.connect_timeout,
             current: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
+            connecting: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             up: AtomicBool::new(false),
             listener,
@@ -68,9 +71,15 @@ impl Connection {
         if let Some(manager) = self.current() {
             return Ok(manager);
         }
-        let _only_one_connects = self.connecting.lock().await;
+        let queued_at = Instant::now();
+        let mut last_failure = self.connecting.lock().await;
         if let Some(manager) = self.current() {
             return Ok(manager);
+        }
+        if let Some((failed_at, err)) = last_failure.as_ref() {
+            if *failed_at >= queued_at {
+                return Err(err.clone());
+            }
         }
         let connect =
             ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone());
@@ -84,7 +93,8 @@ impl Connection {
             ))),
         };
         self.record(&outcome);
-        let manager = outcome?;
+        let manager =
+            outcome.inspect_err(|err| *last_failure = Some((Instant::now(), err.clone())))?;
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }

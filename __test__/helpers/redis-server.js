@@ -38,12 +38,17 @@ async function waitForPing(port, deadline) {
   }
 }
 
-/** Starts redis-server; resolves to {port, url, stop()}. `port` reuses a port (for restarts). */
-async function startRedis({ port } = {}) {
+/**
+ * Starts redis-server; resolves to {port, url, child, stop()}. `port` reuses a
+ * port (for restarts); `dir` keeps an fsync-always append-only file there, so
+ * data survives a kill -9.
+ */
+async function startRedis({ port, dir } = {}) {
   assertInstalled()
   port = port ?? (await freePort())
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no']
   const child = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--daemonize', 'no', '--loglevel', 'warning',
   ], { stdio: 'ignore' })
   const exited = new Promise((resolve) => child.once('exit', resolve))
