@@ -32,7 +32,8 @@ pub struct Connection {
     connecting: tokio::sync::Mutex<Option<(Instant, SessionError)>>,
     closed: AtomicBool,
     up: AtomicBool,
-    listener: Option<Listener>,
+    /// Dropped at close, releasing whatever it holds on the other side.
+    listener: Mutex<Option<Listener>>,
 }
 
 impl Connection {
@@ -52,7 +53,7 @@ impl Connection {
             connecting: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             up: AtomicBool::new(false),
-            listener,
+            listener: Mutex::new(listener),
         })
     }
 
@@ -112,19 +113,26 @@ impl Connection {
         }
     }
 
+    fn tell(&self, event: ConnectionEvent) {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(listener) = listener {
+            listener(event);
+        }
+    }
+
     fn mark_up(&self) {
         if !self.up.swap(true, Ordering::AcqRel) {
-            if let Some(listener) = &self.listener {
-                listener(ConnectionEvent::Connect);
-            }
+            self.tell(ConnectionEvent::Connect);
         }
     }
 
     fn mark_down(&self, message: &str) {
         if self.up.swap(false, Ordering::AcqRel) {
-            if let Some(listener) = &self.listener {
-                listener(ConnectionEvent::Disconnect(message.to_owned()));
-            }
+            self.tell(ConnectionEvent::Disconnect(message.to_owned()));
         }
     }
 
@@ -163,5 +171,9 @@ impl Connection {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         self.mark_down("quit");
+        self.listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }

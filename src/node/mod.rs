@@ -64,7 +64,7 @@ fn style(legacy: bool) -> Style {
 
 #[napi]
 impl NativeSessions {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
         let listener = on_event.as_ref().map(listener).transpose()?;
         let mut warnings = Vec::new();
@@ -76,7 +76,7 @@ impl NativeSessions {
     }
 
     /// What the options asked for that could not be done as asked.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
     }
@@ -121,7 +121,7 @@ impl NativeSessions {
         })
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         use Field::*;
         self.run(
@@ -135,7 +135,7 @@ impl NativeSessions {
 
     /// A cache hit or a validation error answers at once, without the
     /// runtime: the session object, or a thrown error. Otherwise a Promise.
-    #[napi(ts_return_type = "unknown")]
+    #[napi(catch_unwind, ts_return_type = "unknown")]
     pub fn get<'env>(
         &self,
         env: &'env Env,
@@ -160,7 +160,7 @@ impl NativeSessions {
         }
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn set<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         use Field::*;
         self.run(env, &options, &[App, Token, D], legacy, |s, a| async move {
@@ -168,7 +168,7 @@ impl NativeSessions {
         })
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         self.run(
             env,
@@ -179,14 +179,14 @@ impl NativeSessions {
         )
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn killall<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         self.run(env, &options, &[Field::App], legacy, |s, a| async move {
             s.killall(&a).await.map(|n| Output::Count("kill", n))
         })
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         self.run(
             env,
@@ -197,7 +197,7 @@ impl NativeSessions {
         )
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         self.run(
             env,
@@ -208,7 +208,7 @@ impl NativeSessions {
         )
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         let style = style(legacy);
         self.run(
@@ -220,7 +220,7 @@ impl NativeSessions {
         )
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         let style = style(legacy);
         self.run(
@@ -236,7 +236,7 @@ impl NativeSessions {
         )
     }
 
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
     pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
         self.run(env, &options, &[], legacy, |s, _| async move {
             s.ping().await.map(Output::Text)
@@ -245,7 +245,7 @@ impl NativeSessions {
 
     /// Stops the wiper and closes the connection. Resolves even for an
     /// instance built from bad options: there is nothing to close.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn quit<'env>(
         &self,
         env: &'env Env,
@@ -261,7 +261,7 @@ impl NativeSessions {
         })
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn connected(&self) -> bool {
         self.store.as_ref().is_ok_and(|s| s.is_connected())
     }

@@ -1,0 +1,78 @@
+'use strict'
+// The package in the places users load it: worker threads, a cleared require
+// cache (jest's resetModules), and a jest project with open-handle detection.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { Worker } = require('node:worker_threads')
+const { execFile } = require('node:child_process')
+const { promisify } = require('node:util')
+const { startRedis } = require('./helpers/redis-server')
+
+const root = path.join(__dirname, '..')
+let server
+before(async () => { server = await startRedis() })
+after(async () => { await server.stop() })
+
+const WORKER = `
+  const { parentPort, workerData } = require('node:worker_threads')
+  const RedisSessions = require(workerData.root)
+  const rs = new RedisSessions({ port: workerData.port, wipe: 10, cachetime: 5 })
+  ;(async () => {
+    const { token } = await rs.create({ app: 'workers', id: 'w' + workerData.n, ip: '1' })
+    const session = await rs.get({ app: 'workers', token })
+    parentPort.postMessage(session.id)
+    if (workerData.quit) await rs.quit()
+    // The rest keep working until terminated.
+    for (;;) await rs.get({ app: 'workers', token })
+  })()
+`
+
+describe('runtimes', () => {
+  it('loads in several worker threads at once, which can be terminated mid-flight', { timeout: 20_000 }, async () => {
+    const workers = Array.from({ length: 4 }, (_, n) => new Worker(WORKER, { eval: true, workerData: { root, port: server.port, n, quit: n % 2 === 0 } }))
+    const ids = await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
+      w.once('message', resolve)
+      w.once('error', reject)
+    })))
+    assert.deepEqual(ids.sort(), ['w0', 'w1', 'w2', 'w3'])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const codes = await Promise.all(workers.map((w) => w.terminate()))
+    assert.equal(codes.length, 4)
+    // And the main thread still works alongside.
+    const RedisSessions = require('..')
+    const rs = new RedisSessions({ port: server.port, wipe: 0 })
+    assert.equal(await rs.ping(), 'PONG')
+    await rs.quit()
+  })
+
+  it('works again after the require cache is cleared', async () => {
+    const first = require('..')
+    for (const key of Object.keys(require.cache)) {
+      if (key.startsWith(root) && !key.includes('node_modules') && !key.includes('__test__')) delete require.cache[key]
+    }
+    const second = require('..')
+    assert.notEqual(first, second)
+    for (const RedisSessions of [first, second]) {
+      const rs = new RedisSessions({ port: server.port, wipe: 0 })
+      const { token } = await rs.create({ app: 'reload', id: 'r', ip: '1' })
+      assert.equal((await rs.get({ app: 'reload', token })).id, 'r')
+      await rs.quit()
+    }
+  })
+
+  // jest --detectOpenHandles also lists napi-rs's own per-environment "CustomGC"
+  // threadsafe function: created when any napi-rs 3 addon loads, unref'd, never
+  // keeping a process alive, released by Node at exit. Nothing of ours may be listed.
+  it('a jest project of three files passes, with no open handles of ours after quit()', { timeout: 90_000 }, async () => {
+    const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+    const env = { ...process.env, RS_TEST_PORT: String(server.port) }
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [jest, '--rootDir', path.join(__dirname, 'jest'), '--detectOpenHandles', '--ci'], { env, cwd: root, timeout: 80_000 })
+    const output = stdout + stderr
+    assert.match(output, /Tests:\s+3 passed, 3 total/)
+    assert.match(output, /Test Suites:\s+3 passed, 3 total/)
+    assert.doesNotMatch(output, /did not exit/i)
+    const handles = [...output.matchAll(/●\s+(\S+)/g)].map((m) => m[1])
+    assert.deepEqual(handles.filter((h) => h !== 'CustomGC'), [], output)
+  })
+})
