@@ -4,6 +4,8 @@
 local now = tonumber(ARGV[1])
 local f, ttl, idle = load_live(KEYS[1], now)
 if not f then return false end
+local bad = check_counter(KEYS[1], 'r', f[2])
+if bad then return bad end
 local no_resave = f[8] == '1'
 if no_resave then ttl = ttl - idle end
 local err = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], f[1], ttl, no_resave)

@@ -18,6 +18,13 @@ local function load_live(key, now)
   return f, ttl, idle
 end
 
+-- A counter another program garbled: refused before anything is written.
+local function check_counter(hash, name, value)
+  if value and not string.match(value, '^%-?%d+$') then
+    return redis.error_reply('ERR session ' .. hash .. ' has a ' .. name .. ' that is not an integer')
+  end
+end
+
 -- The reference's _createMultiStatement: refresh the indexes of a used session.
 local function touch(hash, sessions_key, users_key, all_key, now, app, token, id, ttl, no_resave)
   if ttl ~= ttl then

@@ -75,6 +75,9 @@ local now = tonumber(ARGV[1])
 local f, ttl, idle = load_live(KEYS[1], now)
 if not f then return false end
 
+local bad = check_counter(KEYS[1], 'w', f[3])
+if bad then return bad end
+
 local entries, index = {}, {}
 local function put(key, value)
   local at = index[key]
