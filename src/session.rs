@@ -40,7 +40,7 @@ pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
     let d = match field(D_FIELD) {
         Some(text) if !text.is_empty() => Some(
             data::parse(text)
-                .map_err(|err| SessionError::CorruptSession(format!("{err} (text: {text:.80})")))?,
+                .map_err(SessionError::CorruptSession)?,
         ),
         _ => None,
     };

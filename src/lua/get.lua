@@ -4,7 +4,7 @@
 local now = tonumber(ARGV[1])
 local f, ttl, idle = load_live(KEYS[1], now)
 if not f then return false end
-local bad = check_counter(KEYS[1], 'r', f[2])
+local bad = check_counter('r', f[2])
 if bad then return bad end
 local no_resave = f[8] == '1'
 if no_resave then ttl = ttl - idle end

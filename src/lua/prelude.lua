@@ -19,16 +19,16 @@ local function load_live(key, now)
 end
 
 -- A counter another program garbled: refused before anything is written.
-local function check_counter(hash, name, value)
+local function check_counter(name, value)
   if value and not string.match(value, '^%-?%d+$') then
-    return redis.error_reply('ERR session ' .. hash .. ' has a ' .. name .. ' that is not an integer')
+    return redis.error_reply('ERR session has a ' .. name .. ' that is not an integer')
   end
 end
 
 -- The reference's _createMultiStatement: refresh the indexes of a used session.
 local function touch(hash, sessions_key, users_key, all_key, now, app, token, id, ttl, no_resave)
   if ttl ~= ttl then
-    return redis.error_reply('ERR session ' .. hash .. ' has a ttl that is not a number')
+    return redis.error_reply('ERR session has a ttl that is not a number')
   end
   redis.call('ZADD', sessions_key, now, token .. ':' .. id)
   redis.call('ZADD', users_key, now, id)

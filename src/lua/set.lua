@@ -75,7 +75,7 @@ local now = tonumber(ARGV[1])
 local f, ttl, idle = load_live(KEYS[1], now)
 if not f then return false end
 
-local bad = check_counter(KEYS[1], 'w', f[3])
+local bad = check_counter('w', f[3])
 if bad then return bad end
 
 local entries, index = {}, {}
@@ -91,7 +91,7 @@ end
 if f[5] and f[5] ~= '' then
   local stored = scan_object(f[5])
   if not stored then
-    return redis.error_reply('ERR session ' .. KEYS[1] .. ' has a d that is not a JSON object')
+    return redis.error_reply('ERR session has a d that is not a JSON object')
   end
   for _, kv in ipairs(stored) do put(kv[1], kv[2]) end
 end
