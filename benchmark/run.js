@@ -18,6 +18,10 @@ const ROUNDS = QUICK ? 2 : 5
 const SCALE = QUICK ? 0.2 : 1
 const BENCH_REQUESTS = QUICK ? 50000 : 300000
 const CHILD_TIMEOUT_MS = 180000
+// A run during which other processes kept more than this share of a core busy is repeated.
+const MAX_NOISE = 0.15
+const MAX_ATTEMPTS = 3
+const RETRY_BUDGET_MS = QUICK ? 45000 : 400000 // no repeats after this long, to bound the run time
 
 const log = (...args) => console.error(...args)
 const median = (xs) => {
@@ -68,7 +72,20 @@ function machineInfo() {
     node: process.version,
     redis: redisVersion,
     mode: QUICK ? `quick (${ROUNDS} rounds, n x ${SCALE})` : `full (${ROUNDS} rounds)`,
+    package: packageVersion(),
+    loadBefore: os.loadavg()[0].toFixed(2),
   }
+}
+
+/** Which build of this package was measured: its commit, and when the binary was built. */
+function packageVersion() {
+  const root = path.join(__dirname, '..')
+  const git = (...args) => { try { return execFileSync('git', args, { cwd: root }).toString().trim() } catch { return '' } }
+  const commit = git('rev-parse', '--short', 'HEAD') || 'unknown'
+  const dirty = git('status', '--porcelain', '--', 'src', 'Cargo.toml', 'index.js', 'binding.js') ? ' + uncommitted changes' : ''
+  const binary = fs.readdirSync(root).find((f) => f.endsWith('.node'))
+  const built = binary ? fs.statSync(path.join(root, binary)).mtime.toISOString() : 'no binary'
+  return `commit ${commit}${dirty}, binary built ${built}`
 }
 
 /** The ceiling: redis-benchmark on the same server, requests per second. */
@@ -119,17 +136,20 @@ function render(info, summary, ceiling) {
   const lines = []
   lines.push('# redis-sessions benchmark', '')
   lines.push(`${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · Linux ${info.kernel} · Node ${info.node} · redis-server ${info.redis}`, '')
+  lines.push(`redis-sessions-rs: ${info.package}. Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
+    `${info.repeats} runs repeated because other processes used more than ${MAX_NOISE * 100}% of a core meanwhile.`, '')
   lines.push('v3 = redis-sessions@3.0.0 (callbacks), v4 = redis-sessions@4.0.0 (promises), rs = this package (promises), rs-cb = this package (callbacks).', '')
-  lines.push('Medians over rounds. ops/s spread = (max − min) / median of the rounds. CPU is per operation: node = the child process (all threads), redis = redis-server.', '')
+  lines.push('Medians over rounds. spread = (max − min) / median of the rounds\' ops/s. CPU is per operation: node = the child process (all threads), redis = redis-server. ' +
+    'noise = the share of a core other processes used during the run.', '')
   const rows = []
   for (const w of summary) {
     for (const [impl, s] of Object.entries(w.impls)) {
       rows.push([w.name, impl, int(s.opsPerSec), `${(s.spread * 100).toFixed(0)}%`, time(s.p50), time(s.p99),
-        s.nodeCpuPerOp.toFixed(1), s.redisCpuPerOp.toFixed(1), s.maxRssMB.toFixed(0)])
+        s.nodeCpuPerOp.toFixed(1), s.redisCpuPerOp.toFixed(1), s.maxRssMB.toFixed(0), `${(s.noise * 100).toFixed(0)}%`])
     }
   }
   lines.push('## Results', '')
-  lines.push(table(['workload', 'impl', 'ops/s', 'spread', 'p50', 'p99', 'node CPU µs/op', 'redis CPU µs/op', 'peak RSS MB'], rows), '')
+  lines.push(table(['workload', 'impl', 'ops/s', 'spread', 'p50', 'p99', 'node CPU µs/op', 'redis CPU µs/op', 'peak RSS MB', 'noise'], rows), '')
 
   const ratioRows = []
   for (const w of summary) {
@@ -187,6 +207,7 @@ async function main() {
     log(`seeded ${W.POOL_SIZE} + ${W.BIG_SIZE} sessions per namespace in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
     const runs = {} // workload name -> impl -> [result per round]
+    const repeats = [] // runs done again because the machine was busy
     for (let round = 0; round < ROUNDS; round++) {
       for (const w of workloads) {
         // Rotate the order each round so no implementation always goes first.
@@ -199,13 +220,26 @@ async function main() {
             job.killFile = path.join(tmp, `kill-${impl}.json`)
             fs.writeFileSync(job.killFile, JSON.stringify(tokens))
           }
-          const result = await runChild(job)
+          let result
+          for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+            const r = await runChild(job)
+            if (!result || r.noise < result.noise) result = r
+            if (r.noise <= MAX_NOISE || Date.now() - started > RETRY_BUDGET_MS) break
+            repeats.push({ round, workload: w.name, impl, noise: r.noise })
+            log(`  other processes used ${(r.noise * 100).toFixed(0)}% of a core meanwhile; ${attempt < MAX_ATTEMPTS ? 'repeating' : 'keeping the quietest'}`)
+            if (w.seedKill && attempt < MAX_ATTEMPTS) {
+              const tokens = await seed(seeders[impl], W.APP.kill, w.n + W.warmupOf(w.n), (i) => `k${i % 5000}`)
+              fs.writeFileSync(job.killFile, JSON.stringify(tokens))
+            }
+            if (w.cleanup) await seeders[impl].killall({ app: w.cleanup })
+          }
           if (result.bad) throw new Error(`${impl} ${w.name}: ${result.bad} operations returned an unexpected answer`)
           if (w.cleanup) await seeders[impl].killall({ app: w.cleanup })
           ;((runs[w.name] ??= {})[impl] ??= []).push(result)
           log(`round ${round + 1}/${ROUNDS} ${w.name.padEnd(28)} ${impl.padEnd(5)} ${int(result.opsPerSec).padStart(9)} ops/s  ` +
             `p99 ${time(result.p99).padStart(9)}  node ${result.nodeCpuPerOp.toFixed(1).padStart(6)} µs/op  ` +
-            `redis ${result.redisCpuPerOp.toFixed(1).padStart(6)} µs/op  rss ${result.maxRssMB.toFixed(0)} MB`)
+            `redis ${result.redisCpuPerOp.toFixed(1).padStart(6)} µs/op  rss ${result.maxRssMB.toFixed(0)} MB  ` +
+            `noise ${(result.noise * 100).toFixed(0)}%`)
         }
       }
     }
@@ -218,16 +252,18 @@ async function main() {
         const ops = rs.map((r) => r.opsPerSec)
         return [impl, {
           opsPerSec: pick('opsPerSec'), spread: (Math.max(...ops) - Math.min(...ops)) / median(ops),
-          p50: pick('p50'), p99: pick('p99'), nodeCpuPerOp: pick('nodeCpuPerOp'), redisCpuPerOp: pick('redisCpuPerOp'), maxRssMB: pick('maxRssMB'),
+          p50: pick('p50'), p99: pick('p99'), nodeCpuPerOp: pick('nodeCpuPerOp'), redisCpuPerOp: pick('redisCpuPerOp'), maxRssMB: pick('maxRssMB'), noise: pick('noise'),
         }]
       })),
     }))
     const ceiling = redisBenchmark(server.port)
+    info.loadAfter = os.loadavg()[0].toFixed(2)
+    info.repeats = repeats.length
     const markdown = render(info, summary, ceiling)
     console.log(markdown)
     if (!ONLY) {
       fs.writeFileSync(path.join(__dirname, 'results.md'), `${markdown}\n`)
-      fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ info, summary, ceiling, runs }, null, 1)}\n`)
+      fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ info, summary, ceiling, runs, repeats }, null, 1)}\n`)
     }
     log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   } finally {

@@ -15,6 +15,12 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12])
 }
 
+/** Busy ticks of the whole machine (user + nice + system + steal, from /proc/stat). */
+function machineTicks() {
+  const [user, nice, system, , , , , steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return user + nice + system + steal
+}
+
 /** Calls method(args) in the implementation's style; done(err, result) either way. */
 function invoker(instance) {
   if (impl.style === 'callback') return (method, args, done) => instance[method](args, done)
@@ -79,9 +85,13 @@ async function main() {
 
   const cpu0 = process.cpuUsage()
   const redis0 = cpuTicks(job.redisPid)
+  const self0 = cpuTicks(process.pid)
+  const machine0 = machineTicks()
   const t0 = performance.now()
   const { latency, bad } = await drive(call, ctx, op, warmup, job.n, job.c)
   const seconds = (performance.now() - t0) / 1000
+  const machine = machineTicks() - machine0
+  const self = cpuTicks(process.pid) - self0
   const redisTicks = cpuTicks(job.redisPid) - redis0
   const cpu = process.cpuUsage(cpu0)
 
@@ -95,6 +105,8 @@ async function main() {
     nodeCpuPerOp: (cpu.user + cpu.system) / job.n, // µs
     redisCpuPerOp: (redisTicks * 1e6) / job.clkTck / job.n, // µs
     maxRssMB: process.resourceUsage().maxRSS / 1024,
+    // CPU that neither this process nor redis-server used meanwhile, in cores.
+    noise: Math.max(0, machine - self - redisTicks) / job.clkTck / seconds,
   }
   process.send(result, () => process.exit(0))
 }

@@ -5,8 +5,8 @@
 //! that may have missed a message must not answer.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -19,13 +19,24 @@ use crate::session::Session;
 /// caches nothing.
 enum Entry {
     Reserved,
-    Ready { session: Session, expires: Instant },
+    Ready(Hit),
+}
+
+/// A cached session and the generation of its entry: a new generation for
+/// every fill, so a caller may keep something derived from a hit (the
+/// JavaScript object) for as long as `is_current` says that entry lives.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub session: Arc<Session>,
+    pub generation: u64,
+    expires: Instant,
 }
 
 pub struct SessionCache {
     entries: Mutex<LruCache<String, Entry>>,
     ttl: Duration,
     serving: AtomicBool,
+    generations: AtomicU64,
 }
 
 impl SessionCache {
@@ -36,6 +47,7 @@ impl SessionCache {
             )),
             ttl,
             serving: AtomicBool::new(false),
+            generations: AtomicU64::new(0),
         }
     }
 
@@ -44,18 +56,23 @@ impl SessionCache {
     }
 
     /// The cached session; on a miss, keeps a place for the read that follows.
-    pub fn get_or_reserve(&self, key: &str) -> Option<Session> {
+    pub fn get_or_reserve(&self, key: &str) -> Option<Hit> {
         if !self.serving.load(Ordering::Acquire) {
             return None;
         }
         let mut entries = self.lock();
-        if let Some(Entry::Ready { session, expires }) = entries.get(key) {
-            if *expires > Instant::now() {
-                return Some(session.clone());
+        if let Some(Entry::Ready(hit)) = entries.get(key) {
+            if hit.expires > Instant::now() {
+                return Some(hit.clone());
             }
         }
         entries.put(key.to_owned(), Entry::Reserved);
         None
+    }
+
+    /// Whether the entry of that generation is still cached and fresh.
+    pub fn is_current(&self, key: &str, generation: u64) -> bool {
+        matches!(self.lock().peek(key), Some(Entry::Ready(hit)) if hit.generation == generation && hit.expires > Instant::now())
     }
 
     /// Completes a read that `get_or_reserve` kept a place for; a missing
@@ -75,10 +92,11 @@ impl SessionCache {
             Duration::ZERO
         };
         if let Some(entry) = entries.peek_mut(key) {
-            *entry = Entry::Ready {
-                session: session.clone(),
+            *entry = Entry::Ready(Hit {
+                session: Arc::new(session.clone()),
+                generation: self.generations.fetch_add(1, Ordering::Relaxed),
                 expires: Instant::now() + self.ttl.min(remaining),
-            };
+            });
         }
     }
 
@@ -96,7 +114,7 @@ impl SessionCache {
                 key.starts_with(&prefix)
                     && match (id, entry) {
                         (None, _) | (Some(_), Entry::Reserved) => true,
-                        (Some(id), Entry::Ready { session, .. }) => session.id == id,
+                        (Some(id), Entry::Ready(hit)) => hit.session.id == id,
                     }
             })
             .map(|(key, _)| key.clone())
@@ -175,6 +193,21 @@ mod tests {
         assert!(cache.get_or_reserve("a:3").is_some());
         assert!(cache.get_or_reserve("a:2").is_none(), "a:2 was evicted");
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn generations_tell_a_refill_apart() {
+        let cache = serving(Duration::from_secs(60), 10);
+        read(&cache, "a:1", session("u", 100.0));
+        let first = cache.get_or_reserve("a:1").unwrap().generation;
+        assert!(cache.is_current("a:1", first));
+        cache.remove("a:1");
+        assert!(!cache.is_current("a:1", first));
+        read(&cache, "a:1", session("u", 100.0));
+        let second = cache.get_or_reserve("a:1").unwrap().generation;
+        assert_ne!(first, second);
+        assert!(!cache.is_current("a:1", first));
+        assert!(cache.is_current("a:1", second));
     }
 
     #[test]

@@ -38,10 +38,9 @@ pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
     }
     let no_resave = field(7) == Some("1");
     let d = match field(D_FIELD) {
-        Some(text) if !text.is_empty() => Some(
-            data::parse(text)
-                .map_err(SessionError::CorruptSession)?,
-        ),
+        Some(text) if !text.is_empty() => {
+            Some(data::parse(text).map_err(SessionError::CorruptSession)?)
+        }
         _ => None,
     };
     Ok(Some(Session {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use tokio::task::AbortHandle;
 
-use crate::cache::SessionCache;
+use crate::cache::{Hit, SessionCache};
 
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
@@ -27,6 +27,13 @@ use crate::wipe;
 const KILLALL_BATCH: usize = 1000;
 /// How often a lost connection is retried without traffic.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
+
+/// A `get` answered by the cache: the `APP:TOKEN` key and the entry.
+#[derive(Debug, Clone)]
+pub struct CachedSession {
+    pub key: String,
+    pub hit: Hit,
+}
 
 pub struct Store {
     keys: Keys,
@@ -84,13 +91,24 @@ impl Store {
     /// A `get` answered from the cache, without Redis: `Ok(None)` when the
     /// cache is off or misses, and then `get_uncached` must follow. Validation
     /// errors come out here too.
-    pub fn get_cached(&self, args: &Args) -> Result<Option<Session>> {
+    pub fn get_cached(&self, args: &Args) -> Result<Option<CachedSession>> {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
-        Ok(self
-            .cache
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        let key = keys::cache_key(app, token);
+        Ok(cache
+            .get_or_reserve(&key)
+            .map(|hit| CachedSession { key, hit }))
+    }
+
+    /// Whether the cache entry of `key` that `get_cached` answered with
+    /// `generation` still stands.
+    pub fn is_cached(&self, key: &str, generation: u64) -> bool {
+        self.cache
             .as_ref()
-            .and_then(|cache| cache.get_or_reserve(&keys::cache_key(app, token))))
+            .is_some_and(|cache| cache.is_current(key, generation))
     }
 
     fn forget(&self, app: &str, token: &str) {
@@ -163,7 +181,7 @@ impl Store {
 
     pub async fn get(&self, args: &Args) -> Result<Option<Session>> {
         match self.get_cached(args)? {
-            Some(hit) => Ok(Some(hit)),
+            Some(cached) => Ok(Some(cached.hit.session.as_ref().clone())),
             None => self.get_uncached(args).await,
         }
     }

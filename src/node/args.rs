@@ -46,10 +46,20 @@ fn text(value: &Unknown) -> Result<String> {
 }
 
 fn arg(value: &Unknown) -> Result<Arg> {
-    if value.coerce_to_bool()? {
-        Ok(Arg::Text(text(value)?))
-    } else {
-        Ok(Arg::Falsy)
+    match value.get_type()? {
+        // The common case, read without coercions: two fewer N-API calls.
+        ValueType::String => {
+            // SAFETY: the value was just checked to be a string.
+            let s: String = unsafe { value.cast() }?;
+            Ok(if s.is_empty() {
+                Arg::Falsy
+            } else {
+                Arg::Text(s)
+            })
+        }
+        ValueType::Undefined | ValueType::Null => Ok(Arg::Falsy),
+        _ if value.coerce_to_bool()? => Ok(Arg::Text(text(value)?)),
+        _ => Ok(Arg::Falsy),
     }
 }
 

@@ -4,17 +4,19 @@
 mod args;
 mod convert;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use napi::bindgen_prelude::{
-    within_runtime_if_available, FnArgs, Function, PromiseRaw, ToNapiValue, Unknown,
+    within_runtime_if_available, FnArgs, Function, ObjectRef, PromiseRaw, ToNapiValue, Unknown,
 };
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
+use crate::store::CachedSession;
 use crate::{Config, Session, SessionError, Store, Style};
 use args::{guarded, read_args, read_options, Field};
 
@@ -24,7 +26,18 @@ pub struct NativeSessions {
     /// the options error, as an error, never a synchronous throw.
     store: std::result::Result<Arc<Store>, SessionError>,
     warnings: Vec<String>,
+    /// The JavaScript object of each cache entry, so a hit returns it as the
+    /// reference does instead of building it again. Valid while the engine's
+    /// entry has the same generation; touched only on the JavaScript thread.
+    objects: Mutex<CachedObjects>,
 }
+
+struct CachedObjects {
+    by_key: HashMap<String, (u64, ObjectRef<false>)>,
+    sweep_at: usize,
+}
+
+const FIRST_SWEEP: usize = 1024;
 
 type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
 
@@ -72,7 +85,14 @@ impl NativeSessions {
             .and_then(Config::from_options)
             .and_then(|config| within_runtime_if_available(|| Store::new(&config, listener)))
             .map(Arc::new);
-        Ok(Self { store, warnings })
+        Ok(Self {
+            store,
+            warnings,
+            objects: Mutex::new(CachedObjects {
+                by_key: HashMap::new(),
+                sweep_at: FIRST_SWEEP,
+            }),
+        })
     }
 
     /// What the options asked for that could not be done as asked.
@@ -151,7 +171,7 @@ impl NativeSessions {
             .map_err(|err| convert::error(env, &err))?;
         match store.get_cached(&args) {
             Err(err) => Err(convert::error(env, &err)),
-            Ok(Some(hit)) => convert::session(env, &hit)?.into_unknown(env),
+            Ok(Some(cached)) => self.cached_object(env, store, cached),
             Ok(None) => self
                 .run(env, &options, &fields, legacy, |s, a| async move {
                     s.get_uncached(&a).await.map(Output::Session)
@@ -243,6 +263,39 @@ impl NativeSessions {
         })
     }
 
+    fn cached_object<'env>(
+        &self,
+        env: &'env Env,
+        store: &Store,
+        cached: CachedSession,
+    ) -> Result<Unknown<'env>> {
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((generation, object)) = objects.by_key.get(&cached.key) {
+            if *generation == cached.hit.generation {
+                return object.get_value(env)?.into_unknown(env);
+            }
+        }
+        let object = convert::session(env, &cached.hit.session)?;
+        let reference = object.create_ref::<false>()?;
+        if let Some((_, stale)) = objects
+            .by_key
+            .insert(cached.key, (cached.hit.generation, reference))
+        {
+            stale.unref(env)?;
+        }
+        if objects.by_key.len() > objects.sweep_at {
+            let (live, stale): (HashMap<_, _>, HashMap<_, _>) = std::mem::take(&mut objects.by_key)
+                .into_iter()
+                .partition(|(key, (generation, _))| store.is_cached(key, *generation));
+            objects.by_key = live;
+            objects.sweep_at = FIRST_SWEEP.max(objects.by_key.len() * 2);
+            for (_, (_, object)) in stale {
+                object.unref(env)?;
+            }
+        }
+        object.into_unknown(env)
+    }
+
     /// Stops the wiper and closes the connection. Resolves even for an
     /// instance built from bad options: there is nothing to close.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
@@ -253,6 +306,16 @@ impl NativeSessions {
         _legacy: bool,
     ) -> Result<PromiseRaw<'env, ()>> {
         let store = self.store.clone().ok();
+        let objects = std::mem::take(
+            &mut self
+                .objects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .by_key,
+        );
+        for (_, (_, object)) in objects {
+            object.unref(env)?;
+        }
         env.spawn_future(async move {
             if let Some(store) = store {
                 store.quit();
