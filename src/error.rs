@@ -22,6 +22,8 @@ pub enum SessionError {
     CorruptSession(String),
     #[error("This RedisSessions instance has been quit")]
     Closed,
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl SessionError {
@@ -36,6 +38,7 @@ impl SessionError {
             Self::Redis(_) => "redisError",
             Self::CorruptSession(_) => "corruptSession",
             Self::Closed => "closed",
+            Self::Internal(_) => "internalError",
         }
     }
 }

@@ -54,6 +54,25 @@ pub fn session<'env>(env: &'env Env, s: &Session) -> Result<Object<'env>> {
     Ok(object)
 }
 
+/// What an operation answers, before it becomes a JavaScript value.
+pub enum Output {
+    Token(String),
+    Session(Option<Session>),
+    Sessions(Vec<Session>),
+    Count(&'static str, i64),
+    Text(String),
+}
+
+pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
+    match output {
+        Output::Token(token) => single(env, "token", token),
+        Output::Session(s) => maybe_session(env, s.as_ref(), style),
+        Output::Sessions(list) => sessions(env, &list),
+        Output::Count(name, n) => single(env, name, n as f64),
+        Output::Text(text) => text.into_unknown(env),
+    }
+}
+
 /// A missing session: `{}` for callers of v3, `null` for v4.
 pub fn maybe_session<'env>(
     env: &'env Env,

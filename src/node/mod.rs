@@ -3,6 +3,7 @@
 
 mod args;
 mod convert;
+mod settle;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,8 +18,10 @@ use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
 use crate::store::CachedSession;
-use crate::{Config, Session, SessionError, Store, Style};
+use crate::{Config, SessionError, Store, Style};
 use args::{guarded, read_args, read_options, Field};
+use convert::Output;
+use settle::Settler;
 
 #[napi]
 pub struct NativeSessions {
@@ -30,6 +33,7 @@ pub struct NativeSessions {
     /// reference does instead of building it again. Valid while the engine's
     /// entry has the same generation; touched only on the JavaScript thread.
     objects: Mutex<CachedObjects>,
+    settler: Settler,
 }
 
 struct CachedObjects {
@@ -57,15 +61,7 @@ fn listener(callback: &EventCallback) -> Result<Listener> {
     }))
 }
 
-type Promise<'env> = Result<PromiseRaw<'env, Unknown<'env>>>;
-
-enum Output {
-    Token(String),
-    Session(Option<Session>),
-    Sessions(Vec<Session>),
-    Count(&'static str, i64),
-    Text(String),
-}
+type Promise<'env> = Result<Unknown<'env>>;
 
 fn style(legacy: bool) -> Style {
     if legacy {
@@ -78,7 +74,7 @@ fn style(legacy: bool) -> Style {
 #[napi]
 impl NativeSessions {
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
+    pub fn new(env: Env, options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
         let listener = on_event.as_ref().map(listener).transpose()?;
         let mut warnings = Vec::new();
         let store = read_options(&options, &mut warnings)
@@ -92,6 +88,7 @@ impl NativeSessions {
                 by_key: HashMap::new(),
                 sweep_at: FIRST_SWEEP,
             }),
+            settler: Settler::new(&env)?,
         })
     }
 
@@ -122,21 +119,10 @@ impl NativeSessions {
             ))
         });
         let work = prepared.map(|(store, args)| op(store, args));
-        let future = async move {
-            Ok(match work {
+        self.settler.spawn(env, style(legacy), async move {
+            match work {
                 Ok(fut) => fut.await,
                 Err(err) => Err(err),
-            })
-        };
-        let style = style(legacy);
-        env.spawn_future_with_callback(future, move |env, outcome| {
-            let output = outcome.map_err(|err| convert::error(env, &err))?;
-            match output {
-                Output::Token(token) => convert::single(env, "token", token),
-                Output::Session(s) => convert::maybe_session(env, s.as_ref(), style),
-                Output::Sessions(list) => convert::sessions(env, &list),
-                Output::Count(name, n) => convert::single(env, name, n as f64),
-                Output::Text(text) => text.into_unknown(env),
             }
         })
     }
@@ -172,11 +158,9 @@ impl NativeSessions {
         match store.get_cached(&args) {
             Err(err) => Err(convert::error(env, &err)),
             Ok(Some(cached)) => self.cached_object(env, store, cached),
-            Ok(None) => self
-                .run(env, &options, &fields, legacy, |s, a| async move {
-                    s.get_uncached(&a).await.map(Output::Session)
-                })?
-                .into_unknown(env),
+            Ok(None) => self.run(env, &options, &fields, legacy, |s, a| async move {
+                s.get_uncached(&a).await.map(Output::Session)
+            }),
         }
     }
 
