@@ -94,8 +94,14 @@ impl Connection {
             ))),
         };
         self.record(&outcome);
-        let manager =
+        let mut manager =
             outcome.inspect_err(|err| *last_failure = Some((Instant::now(), err.clone())))?;
+        // Best effort: a script that is not loaded is loaded on first use.
+        let mut load = redis::pipe();
+        for source in crate::scripts::ALL {
+            load.cmd("SCRIPT").arg("LOAD").arg(*source).ignore();
+        }
+        let _: redis::RedisResult<()> = load.query_async(&mut manager).await;
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }

@@ -6,22 +6,34 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-macro_rules! script {
-    ($name:ident, $file:literal) => {
-        pub static $name: LazyLock<Script> = LazyLock::new(|| {
-            Script::new(concat!(
-                include_str!("lua/prelude.lua"),
-                include_str!(concat!("lua/", $file))
-            ))
-        });
+macro_rules! scripts {
+    ($($name:ident = $file:literal),* $(,)?) => {
+        $(
+            pub static $name: LazyLock<Script> = LazyLock::new(|| Script::new(source::$name));
+        )*
+
+        mod source {
+            $(
+                pub const $name: &str = concat!(
+                    include_str!("lua/prelude.lua"),
+                    include_str!(concat!("lua/", $file))
+                );
+            )*
+        }
+
+        /// Every script's text, loaded when a connection opens so that even
+        /// the first call of each is a single EVALSHA.
+        pub const ALL: &[&str] = &[$(source::$name),*];
     };
 }
 
-script!(GET, "get.lua");
-script!(SET, "set.lua");
-script!(KILL, "kill.lua");
-script!(KILLSOID, "killsoid.lua");
-script!(KILLALL, "killall.lua");
-script!(WIPE, "wipe.lua");
-script!(SOID, "soid.lua");
-script!(SOAPP, "soapp.lua");
+scripts! {
+    GET = "get.lua",
+    SET = "set.lua",
+    KILL = "kill.lua",
+    KILLSOID = "killsoid.lua",
+    KILLALL = "killall.lua",
+    WIPE = "wipe.lua",
+    SOID = "soid.lua",
+    SOAPP = "soapp.lua",
+}
