@@ -1,18 +1,3 @@
 'use strict'
 // One of three jest files sharing the package; run by __test__/runtimes.test.js.
-const RedisSessions = require('../..')
-
-const port = Number(process.env.RS_TEST_PORT)
-let rs
-
-beforeAll(() => {
-  rs = new RedisSessions({ port, wipe: 600, cachetime: 30 })
-})
-afterAll(() => rs.quit())
-
-test('file 3: create, get, set and kill', async () => {
-  const { token } = await rs.create({ app: 'jestapp', id: 'user3', ip: '1' })
-  expect((await rs.get({ app: 'jestapp', token })).id).toBe('user3')
-  expect((await rs.set({ app: 'jestapp', token, d: { n: 3 } })).d).toEqual({ n: 3 })
-  expect(await rs.kill({ app: 'jestapp', token })).toEqual({ kill: 1 })
-})
+require('./scenario')(3)
