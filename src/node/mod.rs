@@ -1,5 +1,6 @@
 //! The N-API surface: `NativeSessions`, one method per operation, each
-//! returning a Promise. `index.js` adds callbacks, binding and events.
+//! answering a Promise (a cache hit answers at once). `index.js` adds
+//! callbacks, binding and events.
 
 mod args;
 mod convert;
@@ -61,7 +62,8 @@ fn listener(callback: &EventCallback) -> Result<Listener> {
     }))
 }
 
-type Promise<'env> = Result<Unknown<'env>>;
+/// A Promise, or for a cache hit the answer itself.
+type Answer<'env> = Result<Unknown<'env>>;
 
 fn style(legacy: bool) -> Style {
     if legacy {
@@ -107,7 +109,7 @@ impl NativeSessions {
         fields: &[Field],
         legacy: bool,
         op: F,
-    ) -> Promise<'env>
+    ) -> Answer<'env>
     where
         F: FnOnce(Arc<Store>, crate::Args) -> Fut,
         Fut: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
@@ -128,7 +130,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         use Field::*;
         self.run(
             env,
@@ -165,7 +167,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn set<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn set<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         use Field::*;
         self.run(env, &options, &[App, Token, D], legacy, |s, a| async move {
             s.set(&a).await.map(Output::Session)
@@ -173,7 +175,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         self.run(
             env,
             &options,
@@ -184,14 +186,14 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn killall<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn killall<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         self.run(env, &options, &[Field::App], legacy, |s, a| async move {
             s.killall(&a).await.map(|n| Output::Count("kill", n))
         })
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         self.run(
             env,
             &options,
@@ -202,7 +204,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         self.run(
             env,
             &options,
@@ -213,7 +215,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         let style = style(legacy);
         self.run(
             env,
@@ -225,7 +227,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         let style = style(legacy);
         self.run(
             env,
@@ -241,7 +243,7 @@ impl NativeSessions {
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Promise<'env> {
+    pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
         self.run(env, &options, &[], legacy, |s, _| async move {
             s.ping().await.map(Output::Text)
         })
