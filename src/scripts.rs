@@ -1,13 +1,14 @@
 //! The Lua scripts that make each operation one atomic round trip. Every
-//! script is the shared prelude followed by its own file; redis-rs sends
-//! EVALSHA and loads the script on NOSCRIPT.
+//! script is the shared parts it uses followed by its own file (a part's
+//! functions are made anew on every call, so each script takes only what it
+//! needs); redis-rs sends EVALSHA and loads the script on NOSCRIPT.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
 macro_rules! scripts {
-    ($($name:ident = $file:literal),* $(,)?) => {
+    ($($name:ident = [$($part:literal),*] $file:literal),* $(,)?) => {
         $(
             pub static $name: LazyLock<Script> = LazyLock::new(|| Script::new(source::$name));
         )*
@@ -15,7 +16,7 @@ macro_rules! scripts {
         mod source {
             $(
                 pub const $name: &str = concat!(
-                    include_str!("lua/prelude.lua"),
+                    $(include_str!(concat!("lua/", $part)),)*
                     include_str!(concat!("lua/", $file))
                 );
             )*
@@ -28,12 +29,12 @@ macro_rules! scripts {
 }
 
 scripts! {
-    GET = "get.lua",
-    SET = "set.lua",
-    KILL = "kill.lua",
-    KILLSOID = "killsoid.lua",
-    KILLALL = "killall.lua",
-    WIPE = "wipe.lua",
-    SOID = "soid.lua",
-    SOAPP = "soapp.lua",
+    GET = ["session.lua", "touch.lua"] "get.lua",
+    SET = ["session.lua", "touch.lua"] "set.lua",
+    KILL = ["session.lua", "kill_one.lua"] "kill.lua",
+    KILLSOID = [] "killsoid.lua",
+    KILLALL = ["member.lua"] "killall.lua",
+    WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
+    SOID = ["session.lua"] "soid.lua",
+    SOAPP = ["session.lua", "member.lua"] "soapp.lua",
 }

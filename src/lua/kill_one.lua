@@ -1,0 +1,15 @@
+-- Killing one session; shared by kill and the wipe.
+-- The reference's _kill: the hash and every index entry; the id leaves _users
+-- with its last session.
+local function kill_one(hash, user_prefix, sessions_key, all_key, users_key, channel, app, token, id)
+  redis.call('ZREM', sessions_key, token .. ':' .. id)
+  redis.call('SREM', user_prefix .. id, token)
+  redis.call('ZREM', all_key, app .. ':' .. token .. ':' .. id)
+  local killed = redis.call('DEL', hash)
+  if redis.call('EXISTS', user_prefix .. id) == 0 then
+    redis.call('ZREM', users_key, id)
+  end
+  redis.call('PUBLISH', channel, app .. ':' .. token)
+  return killed
+end
+
