@@ -33,14 +33,3 @@ pub fn fields(value: &Value, what: &str) -> Result<Option<Vec<Option<String>>>> 
         other => Err(unexpected(what, other)),
     }
 }
-
-/// An array of field arrays.
-pub fn field_rows(value: &Value, what: &str) -> Result<Vec<Vec<Option<String>>>> {
-    match value {
-        Value::Array(rows) => rows
-            .iter()
-            .map(|row| fields(row, what).map(Option::unwrap_or_default))
-            .collect(),
-        other => Err(unexpected(what, other)),
-    }
-}

@@ -35,6 +35,4 @@ scripts! {
     KILLSOID = [] "killsoid.lua",
     KILLALL = ["member.lua"] "killall.lua",
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
-    SOID = ["session.lua"] "soid.lua",
-    SOAPP = ["session.lua", "member.lua"] "soapp.lua",
 }
