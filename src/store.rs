@@ -7,7 +7,6 @@ use redis::aio::ConnectionManager;
 use tokio::task::AbortHandle;
 
 use crate::cache::{Hit, SessionCache};
-
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
 use crate::connection::{Connection, Listener};
@@ -46,6 +45,9 @@ pub struct Store {
 impl Store {
     /// Starts the background tasks, so it must run inside a tokio runtime.
     pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
+        // Checked here so the spawns below cannot panic.
+        tokio::runtime::Handle::try_current()
+            .map_err(|err| SessionError::Internal(format!("no async runtime: {err}")))?;
         let keys = Keys::new(&config.namespace);
         let conn = Arc::new(Connection::new(config, listener)?);
         let mut background = Vec::new();
