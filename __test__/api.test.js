@@ -394,7 +394,8 @@ describe('options', () => {
   })
 
   it('bad options answer every call with an error, never a synchronous throw', async () => {
-    for (const bad of [null, 'text', 42, { port: 'nope' }, { options: { url: 'http://x' } }]) {
+    const throwing = Object.defineProperty({}, 'port', { get() { throw new Error('getter exploded') }, enumerable: true })
+    for (const bad of [null, 'text', 42, { port: 'nope' }, { options: { url: 'http://x' } }, throwing]) {
       const broken = new RedisSessions(bad)
       await assert.rejects(broken.ping(), { name: 'invalidOptions' })
       const [err] = await viaCallback(broken.get, { app: APP, token: 'a'.repeat(64) })

@@ -150,6 +150,7 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
 
 /// Reads constructor options in the shapes of both reference versions.
 pub fn read_options(
+    env: &Env,
     options: &Unknown,
     warnings: &mut Vec<String>,
 ) -> std::result::Result<RawOptions, SessionError> {
@@ -210,7 +211,10 @@ pub fn read_options(
         }
         Ok(())
     };
-    read().map_err(|err| SessionError::InvalidOptions(err.reason.clone()))?;
+    read().map_err(|err| {
+        clear_pending_exception(env);
+        SessionError::InvalidOptions(err.reason.clone())
+    })?;
     Ok(raw)
 }
 

@@ -79,7 +79,7 @@ impl NativeSessions {
     pub fn new(env: Env, options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
         let listener = on_event.as_ref().map(listener).transpose()?;
         let mut warnings = Vec::new();
-        let store = read_options(&options, &mut warnings)
+        let store = read_options(&env, &options, &mut warnings)
             .and_then(Config::from_options)
             .and_then(|config| within_runtime_if_available(|| Store::new(&config, listener)))
             .map(Arc::new);
