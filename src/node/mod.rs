@@ -42,7 +42,7 @@ struct CachedObjects {
     sweep_at: usize,
 }
 
-const FIRST_SWEEP: usize = 1024;
+const FIRST_SWEEP: usize = 256;
 
 type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
 
@@ -274,7 +274,7 @@ impl NativeSessions {
                 .into_iter()
                 .partition(|(key, (generation, _))| store.is_cached(key, *generation));
             objects.by_key = live;
-            objects.sweep_at = FIRST_SWEEP.max(objects.by_key.len() * 2);
+            objects.sweep_at = FIRST_SWEEP.max(objects.by_key.len() + objects.by_key.len() / 4);
             for (_, (_, object)) in stale {
                 object.unref(env)?;
             }
