@@ -1,6 +1,8 @@
 //! Reading JavaScript arguments the way the reference reads them: truthiness,
 //! `String(value)`, `Number(value)` and the order of an object's keys.
 
+use std::ffi::CStr;
+
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
 
@@ -125,23 +127,24 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
     let Some(object) = as_object(options)? else {
         return Ok(args);
     };
-    let get = |name: &str| -> Result<Unknown> { object.get_named_property(name) };
+    // C string names: no allocation per property on this hot path.
+    let get = |name: &CStr| -> Result<Unknown> { object.get_c_named_property(name) };
     for field in fields {
         match field {
-            Field::App => args.app = arg(&get("app")?)?,
-            Field::Id => args.id = arg(&get("id")?)?,
-            Field::Ip => args.ip = arg(&get("ip")?)?,
-            Field::Token => args.token = arg(&get("token")?)?,
-            Field::Ttl => args.ttl = arg(&get("ttl")?)?,
-            Field::D => args.d = data_arg(&get("d")?)?,
+            Field::App => args.app = arg(&get(c"app")?)?,
+            Field::Id => args.id = arg(&get(c"id")?)?,
+            Field::Ip => args.ip = arg(&get(c"ip")?)?,
+            Field::Token => args.token = arg(&get(c"token")?)?,
+            Field::Ttl => args.ttl = arg(&get(c"ttl")?)?,
+            Field::D => args.d = data_arg(&get(c"d")?)?,
             Field::NoResave => {
-                let value = get("no_resave")?;
+                let value = get(c"no_resave")?;
                 args.no_resave =
                     value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?;
             }
             Field::Window => {
-                args.dt = arg(&get("dt")?)?;
-                args.delta_time = arg(&get("deltaTime")?)?;
+                args.dt = arg(&get(c"dt")?)?;
+                args.delta_time = arg(&get(c"deltaTime")?)?;
             }
         }
     }
