@@ -123,6 +123,14 @@ describe('validation messages', () => {
     await rs.killall({ app: APP })
   })
 
+  it('each option is read once per call', async () => {
+    let reads = 0
+    const options = { token: 'a'.repeat(64) }
+    Object.defineProperty(options, 'app', { get() { reads++; return APP }, enumerable: true })
+    assert.equal(await rs.get(options), null)
+    assert.equal(reads, 1)
+  })
+
   it('failed validation writes nothing', async () => {
     const before = await raw.keys('rs:*')
     await assert.rejects(rs.create({ app: APP, id: 'u', ip: '1', d: { ok: 1, bad: {} } }))

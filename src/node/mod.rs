@@ -160,9 +160,13 @@ impl NativeSessions {
         match store.get_cached(&args) {
             Err(err) => Err(convert::error(env, &err)),
             Ok(Some(cached)) => self.cached_object(env, store, cached),
-            Ok(None) => self.run(env, &options, &fields, legacy, |s, a| async move {
-                s.get_uncached(&a).await.map(Output::Session)
-            }),
+            // The arguments already read: a getter must not run twice.
+            Ok(None) => {
+                let store = Arc::clone(store);
+                self.settler.spawn(env, style(legacy), async move {
+                    store.get_uncached(&args).await.map(Output::Session)
+                })
+            }
         }
     }
 
