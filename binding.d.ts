@@ -28,8 +28,9 @@ export declare class NativeSessions {
   activity(options: unknown, legacy: boolean): Promise<unknown>
   ping(options: unknown, legacy: boolean): Promise<unknown>
   /**
-   * Stops the wiper and closes the connection. Resolves even for an
-   * instance built from bad options: there is nothing to close.
+   * Stops the wiper, closes the connection and lets go of every libuv
+   * handle once the operations in flight have settled. Resolves even for
+   * an instance built from bad options: there is nothing to close.
    */
   quit(options: unknown, legacy: boolean): Promise<void>
   get connected(): boolean

@@ -7,6 +7,7 @@ const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
 const { setTimeout: sleep } = require('node:timers/promises')
 const path = require('node:path')
+const async_hooks = require('node:async_hooks')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { connect } = require('./helpers/raw')
@@ -123,6 +124,32 @@ describe('quit and the process', () => {
       assert.ok(Date.now() - started < 8000)
     })
   }
+
+  // jest --detectOpenHandles lists every async resource created and not yet destroyed.
+  it('quit settles the operations in flight, then destroys every threadsafe function it made', async () => {
+    const alive = new Set()
+    const hook = async_hooks.createHook({
+      init(id, type) { if (type.includes('threadsafe')) alive.add(id) },
+      destroy(id) { alive.delete(id) },
+    }).enable()
+    try {
+      const rs = new RedisSessions({ port: server.port, wipe: 10, cachetime: 30 })
+      rs.on('connect', () => {})
+      const { token } = await rs.create({ app: 'quitapp', id: 'q', ip: '1' })
+      const inFlight = Array.from({ length: 50 }, (_, i) => (i % 2 ? rs.get({ app: 'quitapp', token }) : rs.set({ app: 'quitapp', token, d: { i } })))
+      const settled = Promise.allSettled(inFlight)
+      await rs.quit()
+      const outcomes = await settled
+      assert.equal(outcomes.length, 50)
+      for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof Error, String(o.reason))
+      await assert.rejects(rs.ping(), { name: 'closed' })
+      assert.ok(alive.size > 0, 'threadsafe functions were seen')
+      for (let i = 0; i < 20 && alive.size > 0; i++) await sleep(5)
+      assert.equal(alive.size, 0)
+    } finally {
+      hook.disable()
+    }
+  })
 
   it('quit accepts a callback, and calls after it fail clearly in both styles', async () => {
     const rs = new RedisSessions({ port: server.port, wipe: 0 })

@@ -61,6 +61,7 @@ pub enum Output {
     Sessions(Vec<Session>),
     Count(&'static str, i64),
     Text(String),
+    Nothing,
 }
 
 pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
@@ -70,6 +71,7 @@ pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
         Output::Sessions(list) => sessions(env, &list),
         Output::Count(name, n) => single(env, name, n as f64),
         Output::Text(text) => text.into_unknown(env),
+        Output::Nothing => ().into_unknown(env),
     }
 }
 

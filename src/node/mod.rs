@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use napi::bindgen_prelude::{
-    within_runtime_if_available, FnArgs, Function, ObjectRef, PromiseRaw, ToNapiValue, Unknown,
+    within_runtime_if_available, FnArgs, Function, ObjectRef, ToNapiValue, Unknown,
 };
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
@@ -90,7 +90,7 @@ impl NativeSessions {
                 by_key: HashMap::new(),
                 sweep_at: FIRST_SWEEP,
             }),
-            settler: Settler::new(&env)?,
+            settler: Settler::new(),
         })
     }
 
@@ -286,16 +286,14 @@ impl NativeSessions {
         object.into_unknown(env)
     }
 
-    /// Stops the wiper and closes the connection. Resolves even for an
-    /// instance built from bad options: there is nothing to close.
+    /// Stops the wiper, closes the connection and lets go of every libuv
+    /// handle once the operations in flight have settled. Resolves even for
+    /// an instance built from bad options: there is nothing to close.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn quit<'env>(
-        &self,
-        env: &'env Env,
-        _options: Unknown,
-        _legacy: bool,
-    ) -> Result<PromiseRaw<'env, ()>> {
-        let store = self.store.clone().ok();
+    pub fn quit<'env>(&self, env: &'env Env, _options: Unknown, legacy: bool) -> Answer<'env> {
+        if let Ok(store) = &self.store {
+            store.quit();
+        }
         let objects = std::mem::take(
             &mut self
                 .objects
@@ -306,12 +304,9 @@ impl NativeSessions {
         for (_, (_, object)) in objects {
             object.unref(env)?;
         }
-        env.spawn_future(async move {
-            if let Some(store) = store {
-                store.quit();
-            }
-            Ok(())
-        })
+        self.settler.close();
+        self.settler
+            .settled(env, style(legacy), Ok(Output::Nothing))
     }
 
     #[napi(getter, catch_unwind)]

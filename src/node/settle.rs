@@ -4,12 +4,18 @@
 //! napi-rs's `spawn_future` creates a threadsafe function (a libuv handle)
 //! for every call and wakes the event loop once per call; at thousands of
 //! calls a second that was most of the Node CPU per operation.
+//!
+//! The function is built at an instance's first call and released by `close`
+//! (quit) as soon as nothing is in flight, so that after `quit()` the
+//! instance holds no libuv handle (jest's `--detectOpenHandles` lists any
+//! it finds). A call after `close` builds a new one, released again when it
+//! settles.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{JsValue, Unknown};
@@ -25,69 +31,83 @@ use crate::{SessionError, Style};
 struct Deferred(sys::napi_deferred);
 
 // SAFETY: the handle is only carried through the queue by other threads; it is
-// used (settled) solely in `drain`, on the JavaScript thread that created it.
+// used (settled) solely in `settle`, on the JavaScript thread that created it.
 unsafe impl Send for Deferred {}
 
-type Completion = (Deferred, std::result::Result<Output, SessionError>, Style);
+type Outcome = std::result::Result<Output, SessionError>;
+type Completion = (Deferred, Outcome, Style);
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 #[derive(Default)]
 struct Shared {
     done: Mutex<Vec<Completion>>,
+    /// Operations started and not yet settled; changed only on the JavaScript thread.
     in_flight: AtomicUsize,
-    /// The threadsafe function, referenced (keeping Node alive) only while
-    /// operations are in flight.
-    raw_wake: AtomicPtr<sys::napi_threadsafe_function__>,
+    closed: AtomicBool,
+    /// Referenced (keeping Node alive) only while operations are in flight.
+    wake: Mutex<Option<Arc<Wake>>>,
+}
+
+impl Shared {
+    fn wake(&self) -> MutexGuard<'_, Option<Arc<Wake>>> {
+        self.wake.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets the threadsafe function go once closed and idle; the last clone
+    /// dropped releases it, and Node closes its handle.
+    fn release_if_idle(&self) -> bool {
+        let idle = self.in_flight.load(Ordering::Acquire) == 0;
+        if idle && self.closed.load(Ordering::Acquire) {
+            drop(self.wake().take());
+        }
+        idle
+    }
 }
 
 pub struct Settler {
     shared: Arc<Shared>,
-    wake: Arc<Wake>,
 }
 
 impl Settler {
-    pub fn new(env: &Env) -> Result<Self> {
-        let shared = Arc::new(Shared::default());
-        let drained = Arc::clone(&shared);
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    fn wake(&self, env: &Env) -> Result<Arc<Wake>> {
+        let mut slot = self.shared.wake();
+        if let Some(wake) = slot.as_ref() {
+            return Ok(Arc::clone(wake));
+        }
+        let drained = Arc::clone(&self.shared);
         let noop = env.create_function_from_closure::<(), (), _>("settle", |_| Ok(()))?;
-        let wake: Wake = noop
-            .build_threadsafe_function::<()>()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build_callback(move |ctx: ThreadsafeCallContext<()>| {
-                drain(&ctx.env, &drained);
-                Ok(())
-            })?;
-        shared.raw_wake.store(wake.raw(), Ordering::Release);
-        Ok(Self {
-            shared,
-            wake: Arc::new(wake),
-        })
+        let wake = Arc::new(
+            noop.build_threadsafe_function::<()>()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build_callback(move |ctx: ThreadsafeCallContext<()>| {
+                    drain(&ctx.env, &drained);
+                    Ok(())
+                })?,
+        );
+        *slot = Some(Arc::clone(&wake));
+        Ok(wake)
     }
 
     /// Runs `work` on the runtime; the returned Promise settles with its output.
     pub fn spawn<'env, F>(&self, env: &'env Env, style: Style, work: F) -> Result<Unknown<'env>>
     where
-        F: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
+        F: Future<Output = Outcome> + Send + 'static,
     {
-        let mut deferred = ptr::null_mut();
-        let mut promise = ptr::null_mut();
-        // SAFETY: a live env on its own thread; both out-pointers are valid.
-        let status = unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) };
-        if status != sys::Status::napi_ok {
-            return Err(napi::Error::new(
-                Status::from(status),
-                "could not create a Promise",
-            ));
-        }
+        let wake = self.wake(env)?;
+        let (deferred, promise) = promise(env)?;
         if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
             // SAFETY: on the JavaScript thread, with the function this instance owns.
-            unsafe { sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw()) };
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
         }
         let shared = Arc::clone(&self.shared);
-        let wake = Arc::clone(&self.wake);
-        let deferred = Deferred(deferred);
         napi::bindgen_prelude::spawn(async move {
             let outcome = AssertUnwindSafe(work)
                 .catch_unwind()
@@ -104,8 +124,66 @@ impl Settler {
                 wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
             }
         });
-        // SAFETY: `promise` was just created in this env.
-        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), promise) })
+        Ok(promise)
+    }
+
+    /// A Promise already settled with `outcome`.
+    pub fn settled<'env>(
+        &self,
+        env: &'env Env,
+        style: Style,
+        outcome: Outcome,
+    ) -> Result<Unknown<'env>> {
+        let (deferred, promise) = promise(env)?;
+        settle(env, deferred, outcome, style);
+        Ok(promise)
+    }
+
+    /// No more calls are expected: release the threadsafe function as soon
+    /// as the operations in flight have settled.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.release_if_idle();
+    }
+}
+
+impl Drop for Settler {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn promise(env: &Env) -> Result<(Deferred, Unknown<'_>)> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: a live env on its own thread; both out-pointers are valid.
+    let status = unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::new(
+            Status::from(status),
+            "could not create a Promise",
+        ));
+    }
+    // SAFETY: `promise` was just created in this env.
+    Ok((Deferred(deferred), unsafe {
+        Unknown::from_raw_unchecked(env.raw(), promise)
+    }))
+}
+
+fn settle(env: &Env, deferred: Deferred, outcome: Outcome, style: Style) {
+    let value = outcome
+        .map_err(|err| convert::error(env, &err))
+        .and_then(|output| convert::output(env, output, style));
+    // SAFETY: on the JavaScript thread that created `deferred`, which is settled exactly once.
+    unsafe {
+        match value {
+            Ok(value) => sys::napi_resolve_deferred(env.raw(), deferred.0, value.raw()),
+            Err(err) => sys::napi_reject_deferred(
+                env.raw(),
+                deferred.0,
+                JsError::from(err).into_value(env.raw()),
+            ),
+        };
     }
 }
 
@@ -114,25 +192,12 @@ fn drain(env: &Env, shared: &Shared) {
     let done = std::mem::take(&mut *shared.done.lock().unwrap_or_else(PoisonError::into_inner));
     for (deferred, outcome, style) in done {
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        let value = outcome
-            .map_err(|err| convert::error(env, &err))
-            .and_then(|output| convert::output(env, output, style));
-        // SAFETY: on the JavaScript thread that created `deferred`, which is settled exactly once.
-        unsafe {
-            match value {
-                Ok(value) => sys::napi_resolve_deferred(env.raw(), deferred.0, value.raw()),
-                Err(err) => sys::napi_reject_deferred(
-                    env.raw(),
-                    deferred.0,
-                    JsError::from(err).into_value(env.raw()),
-                ),
-            };
-        }
+        settle(env, deferred, outcome, style);
     }
-    if shared.in_flight.load(Ordering::Acquire) == 0 {
-        // SAFETY: on the JavaScript thread; nothing in flight, so Node may exit.
-        unsafe {
-            sys::napi_unref_threadsafe_function(env.raw(), shared.raw_wake.load(Ordering::Acquire))
-        };
+    if shared.release_if_idle() {
+        if let Some(wake) = shared.wake().as_ref() {
+            // SAFETY: on the JavaScript thread; nothing in flight, so Node may exit.
+            unsafe { sys::napi_unref_threadsafe_function(env.raw(), wake.raw()) };
+        }
     }
 }
