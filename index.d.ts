@@ -35,8 +35,34 @@ export interface ConnectionOptions {
   db?: number
   /** node-redis v4 */
   database?: number
-  /** node-redis v4 */
-  socket?: { host?: string; port?: number; connectTimeout?: number }
+  /** node-redis v4; `tls: true` with `ca`, `cert`, `key`, `rejectUnauthorized` beside it. */
+  socket?: { host?: string; port?: number; connectTimeout?: number; tls?: boolean } & TlsOptions
+  /** node_redis v3: `true`, or the certificates to use (a `rediss://` url also turns TLS on). */
+  tls?: boolean | TlsOptions
+}
+
+/** PEM text or Buffers, as for `tls.connect`. */
+export interface TlsOptions {
+  /** Certificates to trust instead of the system's. */
+  ca?: string | Buffer | Array<string | Buffer>
+  /** Client certificate and its key, for servers that ask for one (`tls-auth-clients yes`). */
+  cert?: string | Buffer
+  key?: string | Buffer
+  /** `false` accepts any server certificate. Default true. */
+  rejectUnauthorized?: boolean
+}
+
+export type NodeAddress = { host?: string; port: number } | string
+
+/** Sentinel: the sessions go to whichever server the Sentinels name as master, and follow failovers. */
+export interface SentinelOptions {
+  /** The master's name, as in `sentinel monitor NAME ...`. */
+  name: string
+  /** Some of the Sentinels: `{host, port}` or `redis://host:port`. */
+  sentinels: NodeAddress[]
+  /** For the Sentinels themselves; the master takes `options.username`/`password`. */
+  username?: string
+  password?: string
 }
 
 export interface RedisSessionsOptions {
@@ -57,6 +83,8 @@ export interface RedisSessionsOptions {
   /** Milliseconds a Redis command may take before failing. Default 5000. */
   commandTimeout?: number
   options?: ConnectionOptions
+  /** Connect through Redis Sentinel instead of to `host`/`port`. */
+  sentinel?: SentinelOptions
   /** A node_redis v3 client: its host, port, password and db are used for a connection of our own. */
   client?: unknown
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::{Result, SessionError};
+use crate::target::{valid_port, RawSentinel, RawTls, Target};
 
 /// The options as a caller wrote them; every field optional. Numbers are
 /// `Number(value)` of what was given.
@@ -24,7 +25,9 @@ pub struct RawOptions {
     pub username: Option<String>,
     pub password: Option<String>,
     pub db: Option<f64>,
-    pub tls: bool,
+    /// Set when TLS was asked for, with what was given for it.
+    pub tls: Option<RawTls>,
+    pub sentinel: Option<RawSentinel>,
     pub socket_host: Option<String>,
     pub socket_port: Option<f64>,
 }
@@ -36,7 +39,7 @@ pub struct Config {
     pub wipe_every: Option<Duration>,
     pub cache_time: Option<Duration>,
     pub cache_max: usize,
-    pub connection: ConnectionInfo,
+    pub target: Target,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
 }
@@ -99,28 +102,21 @@ impl Config {
                 DEFAULT_COMMAND_TIMEOUT_MS,
                 "commandTimeout",
             )?,
-            connection: connection_info(&raw)?,
+            target: Target::new(
+                connection_info(&raw)?,
+                raw.tls.as_ref(),
+                raw.sentinel.as_ref(),
+            )?,
         })
     }
 }
 
 fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
-    if raw.tls {
-        return Err(SessionError::InvalidOptions(
-            "TLS connections are not supported yet".to_owned(),
-        ));
-    }
     let info = match &raw.url {
-        Some(url) => {
-            if url.starts_with("rediss:") {
-                return Err(SessionError::InvalidOptions(
-                    "TLS connections (rediss://) are not supported yet".to_owned(),
-                ));
-            }
-            url.as_str()
-                .into_connection_info()
-                .map_err(|err| SessionError::InvalidOptions(format!("bad url: {err}")))?
-        }
+        Some(url) => url
+            .as_str()
+            .into_connection_info()
+            .map_err(|err| SessionError::InvalidOptions(format!("bad url: {err}")))?,
         None => {
             let host = raw
                 .host
@@ -133,12 +129,7 @@ fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
                 .filter(|p| *p != 0.0)
                 .or(raw.socket_port)
                 .unwrap_or(6379.0);
-            if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-                return Err(SessionError::InvalidOptions(format!(
-                    "port must be an integer from 1 to 65535, got {port}"
-                )));
-            }
-            ConnectionAddr::Tcp(host, port as u16)
+            ConnectionAddr::Tcp(host, valid_port(port)?)
                 .into_connection_info()
                 .map_err(|err| SessionError::InvalidOptions(err.to_string()))?
         }
@@ -169,6 +160,68 @@ mod tests {
         Config::from_options(raw).unwrap()
     }
 
+    fn info(c: &Config) -> &ConnectionInfo {
+        match &c.target {
+            Target::Standalone { info, .. } => info,
+            Target::Sentinel { .. } => panic!("not standalone"),
+        }
+    }
+
+    #[test]
+    fn tls_from_url_or_options() {
+        let by_url = config(RawOptions {
+            url: Some("rediss://localhost:6390".to_owned()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            info(&by_url).addr(),
+            ConnectionAddr::TcpTls {
+                insecure: false,
+                ..
+            }
+        ));
+        let by_options = config(RawOptions {
+            port: Some(6390.0),
+            tls: Some(RawTls {
+                reject_unauthorized: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert!(matches!(
+            info(&by_options).addr(),
+            ConnectionAddr::TcpTls { insecure: true, .. }
+        ));
+    }
+
+    #[test]
+    fn sentinel_needs_a_name_and_sentinels() {
+        use crate::target::RawNode;
+        let sentinel = |name: Option<&str>, sentinels: Vec<RawNode>| RawOptions {
+            sentinel: Some(RawSentinel {
+                name: name.map(str::to_owned),
+                sentinels,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node = RawNode::Address(Some("127.0.0.1".to_owned()), Some(26379.0));
+        assert!(matches!(
+            config(sentinel(Some("mymaster"), vec![node.clone(), RawNode::Url("redis://[::1]:26380".to_owned())])).target,
+            Target::Sentinel { ref sentinels, .. } if sentinels.len() == 2
+        ));
+        for bad in [
+            sentinel(None, vec![node.clone()]),
+            sentinel(Some("m"), vec![]),
+            sentinel(Some("m"), vec![RawNode::Address(None, None)]),
+        ] {
+            assert!(matches!(
+                Config::from_options(bad),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
+    }
+
     #[test]
     fn defaults_match_the_reference() {
         let c = config(RawOptions::default());
@@ -176,7 +229,7 @@ mod tests {
         assert_eq!(c.wipe_every, Some(Duration::from_secs(600)));
         assert_eq!(c.cache_time, None);
         assert_eq!(c.cache_max, 5000);
-        assert_eq!(c.connection.addr().to_string(), "127.0.0.1:6379");
+        assert_eq!(c.target.describe(), "127.0.0.1:6379");
     }
 
     #[test]
@@ -199,10 +252,10 @@ mod tests {
             url: Some("redis://alice:secret@localhost:6390/2".to_owned()),
             ..Default::default()
         });
-        assert_eq!(c.connection.addr().to_string(), "localhost:6390");
-        assert_eq!(c.connection.redis_settings().db(), 2);
-        assert_eq!(c.connection.redis_settings().username(), Some("alice"));
-        assert_eq!(c.connection.redis_settings().password(), Some("secret"));
+        assert_eq!(info(&c).addr().to_string(), "localhost:6390");
+        assert_eq!(info(&c).redis_settings().db(), 2);
+        assert_eq!(info(&c).redis_settings().username(), Some("alice"));
+        assert_eq!(info(&c).redis_settings().password(), Some("secret"));
         let v4 = config(RawOptions {
             socket_host: Some("::1".to_owned()),
             socket_port: Some(7000.0),
@@ -210,8 +263,8 @@ mod tests {
             password: Some("pw".to_owned()),
             ..Default::default()
         });
-        assert_eq!(v4.connection.addr().to_string(), "::1:7000");
-        assert_eq!(v4.connection.redis_settings().db(), 3);
+        assert_eq!(info(&v4).addr().to_string(), "::1:7000");
+        assert_eq!(info(&v4).redis_settings().db(), 3);
     }
 
     #[test]
@@ -234,7 +287,10 @@ mod tests {
                 ..Default::default()
             },
             RawOptions {
-                tls: true,
+                tls: Some(RawTls {
+                    cert: Some(b"only a cert".to_vec()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ] {

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Client;
 
 use crate::config::Config;
 use crate::error::{Result, SessionError};
+use crate::target::Source;
 
 /// What the connection tells its owner, once per change of state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,9 @@ pub enum ConnectionEvent {
 pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
 
 pub struct Connection {
-    client: Client,
+    source: Source,
+    /// Where it connects, for messages.
+    describe: String,
     manager_config: ConnectionManagerConfig,
     connect_timeout: std::time::Duration,
     current: Mutex<Option<ConnectionManager>>,
@@ -38,15 +40,15 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
-        let client = Client::open(config.connection.clone())
-            .map_err(|err| SessionError::InvalidOptions(err.to_string()))?;
+        let source = Source::new(&config.target)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout))
             .set_number_of_retries(2)
             .set_max_delay(std::time::Duration::from_millis(500));
         Ok(Self {
-            client,
+            source,
+            describe: config.target.describe(),
             manager_config,
             connect_timeout: config.connect_timeout,
             current: Mutex::new(None),
@@ -82,14 +84,16 @@ impl Connection {
                 return Err(err.clone());
             }
         }
-        let connect =
-            ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone());
+        let connect = async {
+            let client = self.source.client().await?;
+            ConnectionManager::new_with_config(client, self.manager_config.clone()).await
+        };
         let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(manager)) => Ok(manager),
             Ok(Err(err)) => Err(SessionError::Connection(err.to_string())),
             Err(_) => Err(SessionError::Connection(format!(
                 "no connection to {} within {} ms",
-                self.client.get_connection_info().addr(),
+                self.describe,
                 self.connect_timeout.as_millis()
             ))),
         };
@@ -114,8 +118,25 @@ impl Connection {
     pub fn record<T>(&self, outcome: &Result<T>) {
         match outcome {
             Ok(_) => self.mark_up(),
-            Err(SessionError::Connection(message)) => self.mark_down(message),
+            Err(SessionError::Connection(message)) => {
+                self.forget_master();
+                self.mark_down(message);
+            }
+            Err(SessionError::Redis(message)) if message.contains("READONLY") => {
+                self.forget_master();
+            }
             Err(_) => {}
+        }
+    }
+
+    /// After a failover the old address leads nowhere, or to a replica:
+    /// the next call asks the Sentinels again.
+    fn forget_master(&self) {
+        if self.source.follows_failover() {
+            self.current
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
         }
     }
 
@@ -165,8 +186,9 @@ impl Connection {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// A client for the current master, for connections of their own (pub/sub).
+    pub async fn client(&self) -> Result<redis::Client> {
+        self.source.client().await.map_err(SessionError::from)
     }
 
     /// Drops the connection; later calls answer `Closed`.

@@ -15,6 +15,7 @@ mod scripts;
 pub mod session;
 pub mod store;
 mod subscriber;
+pub mod target;
 pub mod token;
 pub mod validate;
 pub mod wipe;

@@ -60,7 +60,7 @@ impl Store {
         let cache = config.cache_time.map(|ttl| {
             let cache = Arc::new(SessionCache::new(ttl, config.cache_max));
             background.push(subscriber::start(
-                conn.client().clone(),
+                Arc::clone(&conn),
                 keys.cache_channel(),
                 Arc::clone(&cache),
                 config.connect_timeout,

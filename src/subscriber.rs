@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::Client;
 use tokio::task::AbortHandle;
 
 use crate::cache::SessionCache;
+use crate::connection::Connection;
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Starts on the current tokio runtime.
 pub fn start(
-    client: Client,
+    conn: Arc<Connection>,
     channel: String,
     cache: Arc<SessionCache>,
     connect_timeout: Duration,
@@ -25,9 +25,9 @@ pub fn start(
         let mut delay = RETRY_MIN;
         loop {
             let connect = async {
-                let mut pubsub = client.get_async_pubsub().await?;
+                let mut pubsub = conn.client().await?.get_async_pubsub().await?;
                 pubsub.subscribe(&channel).await?;
-                redis::RedisResult::Ok(pubsub)
+                crate::Result::Ok(pubsub)
             };
             if let Ok(Ok(pubsub)) = tokio::time::timeout(connect_timeout, connect).await {
                 delay = RETRY_MIN;

@@ -28,7 +28,8 @@ async function waitForPing(port, deadline) {
       const socket = net.connect(port, '127.0.0.1')
       socket.setTimeout(200)
       socket.on('connect', () => socket.write('PING\r\n'))
-      socket.on('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
+      // A server with a password answers -NOAUTH: up all the same.
+      socket.on('data', (data) => { socket.destroy(); resolve(/^(\+PONG|-NOAUTH)/.test(data.toString())) })
       socket.on('error', () => resolve(false))
       socket.on('timeout', () => { socket.destroy(); resolve(false) })
     })
@@ -41,15 +42,17 @@ async function waitForPing(port, deadline) {
 /**
  * Starts redis-server; resolves to {port, url, child, stop()}. `port` reuses a
  * port (for restarts); `dir` keeps an fsync-always append-only file there, so
- * data survives a kill -9.
+ * data survives a kill -9. `args` are more redis-server options (the
+ * first may be a config file).
  */
-async function startRedis({ port, dir } = {}) {
+async function startRedis({ port, dir, args = [] } = {}) {
   assertInstalled()
   port = port ?? (await freePort())
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no']
+  const config = args[0] && !args[0].startsWith('--') ? [args.shift()] : []
   const child = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
-    '--daemonize', 'no', '--loglevel', 'warning',
+    ...config, '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
+    '--daemonize', 'no', '--loglevel', 'warning', ...args,
   ], { stdio: 'ignore' })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   await waitForPing(port, Date.now() + 5000)

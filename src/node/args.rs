@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
 
 use crate::data::Value;
-use crate::{Arg, Args, DataArg, RawOptions, SessionError};
+use crate::{Arg, Args, DataArg, SessionError};
 
 /// Runs N-API reads, turning a thrown getter or an unconvertible value into a
 /// plain error and clearing the exception it left, which would otherwise be
@@ -23,7 +23,7 @@ pub fn guarded<T>(
     })
 }
 
-fn clear_pending_exception(env: &Env) {
+pub fn clear_pending_exception(env: &Env) {
     let raw = env.raw();
     let mut pending = false;
     // SAFETY: `raw` is the live env of the current call, on its own thread.
@@ -43,7 +43,7 @@ pub fn as_object<'env>(value: &Unknown<'env>) -> Result<Option<Object<'env>>> {
     }
 }
 
-fn text(value: &Unknown) -> Result<String> {
+pub fn text(value: &Unknown) -> Result<String> {
     value.coerce_to_string()?.into_utf8()?.into_owned()
 }
 
@@ -65,14 +65,14 @@ fn arg(value: &Unknown) -> Result<Arg> {
     }
 }
 
-fn number(value: &Unknown) -> Result<Option<f64>> {
+pub fn number(value: &Unknown) -> Result<Option<f64>> {
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(None),
         _ => Ok(Some(value.coerce_to_number()?.get_double()?)),
     }
 }
 
-fn optional_text(value: &Unknown) -> Result<Option<String>> {
+pub fn optional_text(value: &Unknown) -> Result<Option<String>> {
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(None),
         _ => Ok(Some(text(value)?)),
@@ -149,93 +149,4 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
         }
     }
     Ok(args)
-}
-
-/// Reads constructor options in the shapes of both reference versions.
-pub fn read_options(
-    env: &Env,
-    options: &Unknown,
-    warnings: &mut Vec<String>,
-) -> std::result::Result<RawOptions, SessionError> {
-    let mut raw = RawOptions::default();
-    let object = match options
-        .get_type()
-        .map_err(|e| SessionError::InvalidOptions(e.reason.clone()))?
-    {
-        ValueType::Undefined => return Ok(raw),
-        ValueType::Object => as_object(options)
-            .ok()
-            .flatten()
-            .ok_or_else(|| SessionError::InvalidOptions("options could not be read".to_owned()))?,
-        ValueType::Null => {
-            return Err(SessionError::InvalidOptions(
-                "options must be an object, got null".to_owned(),
-            ))
-        }
-        other => {
-            return Err(SessionError::InvalidOptions(format!(
-                "options must be an object, got {other:?}"
-            )))
-        }
-    };
-    let mut read = || -> Result<()> {
-        let get = |o: &Object, name: &str| -> Result<Unknown> { o.get_named_property(name) };
-        raw.host = optional_text(&get(&object, "host")?)?;
-        raw.port = number(&get(&object, "port")?)?;
-        raw.namespace = optional_text(&get(&object, "namespace")?)?;
-        raw.wipe = number(&get(&object, "wipe")?)?;
-        raw.cachetime = number(&get(&object, "cachetime")?)?;
-        raw.cachemax = number(&get(&object, "cachemax")?)?;
-        raw.connect_timeout_ms = number(&get(&object, "connectTimeout")?)?;
-        raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
-        if let Some(existing) = as_object(&get(&object, "client")?)? {
-            read_client(&existing, &mut raw)?;
-            warnings.push(format!(
-                "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}",
-                raw.host.as_deref().unwrap_or("127.0.0.1"),
-                raw.port.unwrap_or(6379.0)
-            ));
-        }
-        if let Some(client) = as_object(&get(&object, "options")?)? {
-            raw.url = optional_text(&get(&client, "url")?)?;
-            raw.username = optional_text(&get(&client, "username")?)?;
-            raw.password = optional_text(&get(&client, "password")?)?
-                .or(optional_text(&get(&client, "auth_pass")?)?);
-            raw.db = number(&get(&client, "db")?)?.or(number(&get(&client, "database")?)?);
-            raw.tls = get(&client, "tls")?.coerce_to_bool()?;
-            if let Some(socket) = as_object(&get(&client, "socket")?)? {
-                raw.socket_host = optional_text(&get(&socket, "host")?)?;
-                raw.socket_port = number(&get(&socket, "port")?)?;
-                raw.tls |= get(&socket, "tls")?.coerce_to_bool()?;
-                if raw.connect_timeout_ms.is_none() {
-                    raw.connect_timeout_ms = number(&get(&socket, "connectTimeout")?)?;
-                }
-            }
-        }
-        Ok(())
-    };
-    read().map_err(|err| {
-        clear_pending_exception(env);
-        SessionError::InvalidOptions(err.reason.clone())
-    })?;
-    Ok(raw)
-}
-
-/// Takes what can be read of a node_redis v3 client: `connection_options`
-/// (host, port), `options` (password, db) and `selected_db`.
-fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
-    let get = |o: &Object, name: &str| -> Result<Unknown> { o.get_named_property(name) };
-    if let Some(address) = as_object(&get(client, "connection_options")?)? {
-        raw.host = raw.host.take().or(optional_text(&get(&address, "host")?)?);
-        raw.port = raw.port.or(number(&get(&address, "port")?)?);
-    }
-    if let Some(options) = as_object(&get(client, "options")?)? {
-        raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
-        raw.port = raw.port.or(number(&get(&options, "port")?)?);
-        raw.password = optional_text(&get(&options, "password")?)?
-            .or(optional_text(&get(&options, "auth_pass")?)?);
-        raw.db = number(&get(&options, "db")?)?;
-    }
-    raw.db = number(&get(client, "selected_db")?)?.or(raw.db);
-    Ok(())
 }

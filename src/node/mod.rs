@@ -4,6 +4,7 @@
 
 mod args;
 mod convert;
+mod options;
 mod settle;
 
 use std::collections::HashMap;
@@ -20,8 +21,9 @@ use napi_derive::napi;
 use crate::connection::{ConnectionEvent, Listener};
 use crate::store::CachedSession;
 use crate::{Config, SessionError, Store, Style};
-use args::{guarded, read_args, read_options, Field};
+use args::{guarded, read_args, Field};
 use convert::Output;
+use options::read_options;
 use settle::Settler;
 
 #[napi]

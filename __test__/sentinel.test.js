@@ -1,0 +1,113 @@
+'use strict'
+// Sentinel: a master, a replica and three Sentinels started here; the master
+// is killed and the sessions follow the promoted replica.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { setTimeout: sleep } = require('node:timers/promises')
+const RedisSessions = require('..')
+const { startRedis, freePort } = require('./helpers/redis-server')
+const { connect } = require('./helpers/raw')
+
+const NAME = 'sessions-master'
+
+describe('Sentinel', () => {
+  let master, replica, dir
+  const sentinels = []
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-sentinel-'))
+    master = await startRedis()
+    replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] })
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort()
+      const config = path.join(dir, `sentinel-${i}.conf`)
+      fs.writeFileSync(config, [
+        `sentinel monitor ${NAME} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${NAME} 1000`,
+        `sentinel failover-timeout ${NAME} 10000`,
+        '',
+      ].join('\n'))
+      sentinels.push(await startRedis({ port, args: [config, '--sentinel'] }))
+    }
+    // A failover needs the replica in sync and every Sentinel aware of it and of the others.
+    const probes = sentinels.map((s) => connect(s.port))
+    const replicaProbe = connect(replica.port)
+    try {
+      for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+        assert.ok(Date.now() < deadline, 'the Sentinels and the replica got ready')
+        if (!/master_link_status:up/.test(await replicaProbe.info('replication'))) continue
+        const views = await Promise.all(probes.map((p) => p.call('SENTINEL', 'master', NAME)))
+        const ready = views.every((flat) => {
+          const view = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])))
+          return view['num-slaves'] === '1' && view['num-other-sentinels'] === '2'
+        })
+        if (ready) break
+      }
+    } finally {
+      for (const p of [...probes, replicaProbe]) p.disconnect()
+    }
+  })
+  after(async () => {
+    for (const server of [...sentinels, replica, master]) await server.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('follows a failover: sessions written before it are read after it, within 5 s of the promotion', { timeout: 60_000 }, async (t) => {
+    const rs = new RedisSessions({
+      wipe: 0,
+      cachetime: 30,
+      sentinel: { name: NAME, sentinels: [{ host: '127.0.0.1', port: sentinels[0].port }, `redis://127.0.0.1:${sentinels[1].port}`, { host: '127.0.0.1', port: sentinels[2].port }] },
+    })
+    const watcher = connect(sentinels[0].port)
+    const onMaster = connect(master.port)
+    try {
+      const tokens = []
+      for (let i = 0; i < 20; i++) tokens.push((await rs.create({ app: 'sentapp', id: `user${i}`, ip: '1' })).token)
+      assert.equal(await onMaster.call('WAIT', '1', '2000'), 1, 'the replica has the sessions')
+      onMaster.disconnect()
+
+      await master.stop('SIGKILL')
+      const killedAt = Date.now()
+      let promotedAt, resumedAt
+      const answers = { ok: 0, failed: 0, missing: 0 }
+      while (Date.now() - killedAt < 40_000) {
+        if (promotedAt === undefined) {
+          const [, port] = await watcher.call('SENTINEL', 'get-master-addr-by-name', NAME)
+          if (Number(port) === replica.port) promotedAt = Date.now()
+        }
+        const outcomes = await Promise.allSettled(tokens.map((token) => rs.get({ app: 'sentapp', token })))
+        let allOk = true
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') { answers.failed++; allOk = false; assert.ok(outcome.reason instanceof Error) }
+          else if (outcome.value === null) { answers.missing++; allOk = false } else answers.ok++
+        }
+        if (allOk && promotedAt !== undefined && Date.now() > promotedAt) {
+          resumedAt = Date.now()
+          break
+        }
+        await sleep(100)
+      }
+      assert.ok(promotedAt, 'the Sentinels promoted the replica')
+      assert.ok(resumedAt, `operations resumed (${JSON.stringify(answers)})`)
+      assert.ok(resumedAt - promotedAt < 5000, `resumed ${resumedAt - promotedAt} ms after the promotion`)
+      assert.equal(answers.missing, 0, 'never a false "no session"')
+      t.diagnostic(`promoted ${promotedAt - killedAt} ms after the kill, resumed ${resumedAt - promotedAt} ms after the promotion; answers ${JSON.stringify(answers)}`)
+      const { token } = await rs.create({ app: 'sentapp', id: 'after', ip: '1' })
+      assert.equal((await rs.set({ app: 'sentapp', token, d: { a: 1 } })).d.a, 1)
+      assert.equal((await rs.soid({ app: 'sentapp', id: 'user3' })).sessions.length, 1)
+    } finally {
+      watcher.disconnect()
+      await rs.quit()
+    }
+  })
+
+  it('a sentinel option without a name or Sentinels is an invalidOptions error', async () => {
+    for (const sentinel of [{ sentinels: [`redis://127.0.0.1:${sentinels[0].port}`] }, { name: NAME, sentinels: [] }]) {
+      const rs = new RedisSessions({ wipe: 0, sentinel })
+      await assert.rejects(rs.ping(), { name: 'invalidOptions' })
+      await rs.quit()
+    }
+  })
+})

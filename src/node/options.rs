@@ -1,0 +1,180 @@
+//! Constructor options, in the shapes of both reference versions (node_redis
+//! v3's `options`/`client`, node-redis v4's `options.socket`) and ours
+//! (`sentinel`, TLS files), read once into the engine's `RawOptions`.
+
+use napi::bindgen_prelude::{Buffer, JsObjectValue, JsValue, Object, Unknown, ValueType};
+use napi::{Env, Result};
+
+use super::args::{as_object, clear_pending_exception, number, optional_text, text};
+use crate::target::{RawNode, RawSentinel, RawTls};
+use crate::{RawOptions, SessionError};
+
+fn get<'env>(object: &Object<'env>, name: &str) -> Result<Unknown<'env>> {
+    object.get_named_property(name)
+}
+
+/// PEM text from a string or a Buffer.
+fn pem(value: &Unknown) -> Result<Option<Vec<u8>>> {
+    if value.is_buffer()? {
+        // SAFETY: the value was just checked to be a Buffer.
+        let buffer: Buffer = unsafe { value.cast() }?;
+        return Ok(Some(buffer.to_vec()));
+    }
+    Ok(optional_text(value)?.map(String::into_bytes))
+}
+
+/// `ca` may be one PEM or an array of them, as for `tls.connect`.
+fn pems(value: &Unknown) -> Result<Vec<Vec<u8>>> {
+    if !value.is_array()? {
+        return Ok(pem(value)?.into_iter().collect());
+    }
+    let array = value.coerce_to_object()?;
+    let length = number(&get(&array, "length")?)?.unwrap_or(0.0) as u32;
+    let mut all = Vec::new();
+    for i in 0..length {
+        all.extend(pem(&array.get_element::<Unknown>(i)?)?);
+    }
+    Ok(all)
+}
+
+/// `tls: true`, or `tls.connect` options: `ca`, `cert`, `key`, `rejectUnauthorized`.
+fn read_tls(value: &Unknown, files: Option<&Object>) -> Result<Option<RawTls>> {
+    let from = match as_object(value)? {
+        Some(object) => Some(object),
+        None if value.coerce_to_bool()? => None,
+        None => return Ok(None),
+    };
+    let mut tls = RawTls::default();
+    if let Some(object) = from.as_ref().or(files) {
+        tls.ca = pems(&get(object, "ca")?)?;
+        tls.cert = pem(&get(object, "cert")?)?;
+        tls.key = pem(&get(object, "key")?)?;
+        let reject = get(object, "rejectUnauthorized")?;
+        if reject.get_type()? == ValueType::Boolean {
+            tls.reject_unauthorized = Some(reject.coerce_to_bool()?);
+        }
+    }
+    Ok(Some(tls))
+}
+
+fn read_node(value: &Unknown) -> Result<RawNode> {
+    Ok(match as_object(value)? {
+        Some(object) => RawNode::Address(
+            optional_text(&get(&object, "host")?)?,
+            number(&get(&object, "port")?)?,
+        ),
+        None => RawNode::Url(text(value)?),
+    })
+}
+
+fn read_nodes(value: &Unknown) -> Result<Vec<RawNode>> {
+    let Some(array) = as_object(value)? else {
+        return Ok(Vec::new());
+    };
+    let length = number(&get(&array, "length")?)?.unwrap_or(0.0) as u32;
+    (0..length)
+        .map(|i| read_node(&array.get_element::<Unknown>(i)?))
+        .collect()
+}
+
+fn read_sentinel(value: &Unknown) -> Result<Option<RawSentinel>> {
+    let Some(object) = as_object(value)? else {
+        return Ok(None);
+    };
+    Ok(Some(RawSentinel {
+        name: optional_text(&get(&object, "name")?)?,
+        sentinels: read_nodes(&get(&object, "sentinels")?)?,
+        username: optional_text(&get(&object, "username")?)?,
+        password: optional_text(&get(&object, "password")?)?,
+    }))
+}
+
+/// Reads constructor options in the shapes of both reference versions.
+pub fn read_options(
+    env: &Env,
+    options: &Unknown,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<RawOptions, SessionError> {
+    let mut raw = RawOptions::default();
+    let object = match options
+        .get_type()
+        .map_err(|e| SessionError::InvalidOptions(e.reason.clone()))?
+    {
+        ValueType::Undefined => return Ok(raw),
+        ValueType::Object => as_object(options)
+            .ok()
+            .flatten()
+            .ok_or_else(|| SessionError::InvalidOptions("options could not be read".to_owned()))?,
+        ValueType::Null => {
+            return Err(SessionError::InvalidOptions(
+                "options must be an object, got null".to_owned(),
+            ))
+        }
+        other => {
+            return Err(SessionError::InvalidOptions(format!(
+                "options must be an object, got {other:?}"
+            )))
+        }
+    };
+    let mut read = || -> Result<()> {
+        raw.host = optional_text(&get(&object, "host")?)?;
+        raw.port = number(&get(&object, "port")?)?;
+        raw.namespace = optional_text(&get(&object, "namespace")?)?;
+        raw.wipe = number(&get(&object, "wipe")?)?;
+        raw.cachetime = number(&get(&object, "cachetime")?)?;
+        raw.cachemax = number(&get(&object, "cachemax")?)?;
+        raw.connect_timeout_ms = number(&get(&object, "connectTimeout")?)?;
+        raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
+        raw.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
+        if let Some(existing) = as_object(&get(&object, "client")?)? {
+            read_client(&existing, &mut raw)?;
+            warnings.push(format!(
+                "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}",
+                raw.host.as_deref().unwrap_or("127.0.0.1"),
+                raw.port.unwrap_or(6379.0)
+            ));
+        }
+        if let Some(client) = as_object(&get(&object, "options")?)? {
+            raw.url = optional_text(&get(&client, "url")?)?;
+            raw.username = optional_text(&get(&client, "username")?)?;
+            raw.password = optional_text(&get(&client, "password")?)?
+                .or(optional_text(&get(&client, "auth_pass")?)?);
+            raw.db = number(&get(&client, "db")?)?.or(number(&get(&client, "database")?)?);
+            raw.tls = read_tls(&get(&client, "tls")?, None)?;
+            if let Some(socket) = as_object(&get(&client, "socket")?)? {
+                raw.socket_host = optional_text(&get(&socket, "host")?)?;
+                raw.socket_port = number(&get(&socket, "port")?)?;
+                if raw.tls.is_none() {
+                    raw.tls = read_tls(&get(&socket, "tls")?, Some(&socket))?;
+                }
+                if raw.connect_timeout_ms.is_none() {
+                    raw.connect_timeout_ms = number(&get(&socket, "connectTimeout")?)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    read().map_err(|err| {
+        clear_pending_exception(env);
+        SessionError::InvalidOptions(err.reason.clone())
+    })?;
+    Ok(raw)
+}
+
+/// Takes what can be read of a node_redis v3 client: `connection_options`
+/// (host, port), `options` (password, db) and `selected_db`.
+fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
+    if let Some(address) = as_object(&get(client, "connection_options")?)? {
+        raw.host = raw.host.take().or(optional_text(&get(&address, "host")?)?);
+        raw.port = raw.port.or(number(&get(&address, "port")?)?);
+    }
+    if let Some(options) = as_object(&get(client, "options")?)? {
+        raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
+        raw.port = raw.port.or(number(&get(&options, "port")?)?);
+        raw.password = optional_text(&get(&options, "password")?)?
+            .or(optional_text(&get(&options, "auth_pass")?)?);
+        raw.db = number(&get(&options, "db")?)?;
+    }
+    raw.db = number(&get(client, "selected_db")?)?.or(raw.db);
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Where the sessions live: one Redis, or the master a set of Sentinels
+//! names; over TCP or TLS, with an ACL user or a password.
+
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{
+    Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
+    TlsCertificates, TlsMode,
+};
+
+use crate::error::{Result, SessionError};
+
+/// TLS settings as given (`options.tls`, `options.socket`, or a `rediss:` URL).
+#[derive(Debug, Clone, Default)]
+pub struct RawTls {
+    /// PEM certificates to trust instead of the system's.
+    pub ca: Vec<Vec<u8>>,
+    pub cert: Option<Vec<u8>>,
+    pub key: Option<Vec<u8>>,
+    pub reject_unauthorized: Option<bool>,
+}
+
+/// A node as given: a URL, or `{host, port}`.
+#[derive(Debug, Clone)]
+pub enum RawNode {
+    Url(String),
+    Address(Option<String>, Option<f64>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawSentinel {
+    pub name: Option<String>,
+    pub sentinels: Vec<RawNode>,
+    /// For the Sentinels themselves; the master takes `options.username`/`password`.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    certificates: TlsCertificates,
+    insecure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Standalone {
+        info: ConnectionInfo,
+        tls: Option<Tls>,
+    },
+    Sentinel {
+        service: String,
+        sentinels: Vec<ConnectionAddr>,
+        /// db, username and password for the master.
+        master: ConnectionInfo,
+        sentinel_username: Option<String>,
+        sentinel_password: Option<String>,
+        tls: Option<Tls>,
+    },
+}
+
+fn invalid(message: impl Into<String>) -> SessionError {
+    SessionError::InvalidOptions(message.into())
+}
+
+impl Tls {
+    pub fn from_raw(raw: &RawTls) -> Result<Self> {
+        let client_tls = match (&raw.cert, &raw.key) {
+            (Some(cert), Some(key)) => Some(ClientTlsConfig {
+                client_cert: cert.clone(),
+                client_key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err(invalid("tls needs both cert and key, or neither")),
+        };
+        let root_cert = (!raw.ca.is_empty()).then(|| raw.ca.join(&b"\n"[..]));
+        Ok(Self {
+            certificates: TlsCertificates {
+                client_tls,
+                root_cert,
+            },
+            insecure: raw.reject_unauthorized == Some(false),
+        })
+    }
+
+    fn mode(&self) -> TlsMode {
+        if self.insecure {
+            TlsMode::Insecure
+        } else {
+            TlsMode::Secure
+        }
+    }
+}
+
+/// rustls needs a process-wide crypto provider before its first handshake.
+fn ensure_crypto_provider() {
+    // An error means one is installed already, which is all that is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn node_url(node: &RawNode) -> Result<String> {
+    match node {
+        RawNode::Url(url) => Ok(url.clone()),
+        RawNode::Address(host, port) => {
+            let host = host.clone().unwrap_or_else(|| "127.0.0.1".to_owned());
+            let port = port.ok_or_else(|| invalid(format!("node {host} has no port")))?;
+            Ok(format!("redis://{host}:{}", valid_port(port)?))
+        }
+    }
+}
+
+pub fn valid_port(port: f64) -> Result<u16> {
+    if (1.0..=65535.0).contains(&port) && port.fract() == 0.0 {
+        Ok(port as u16)
+    } else {
+        Err(invalid(format!(
+            "port must be an integer from 1 to 65535, got {port}"
+        )))
+    }
+}
+
+/// The same address over TLS.
+fn with_tls(addr: ConnectionAddr, tls: &Tls) -> ConnectionAddr {
+    match addr {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: tls.insecure,
+                tls_params: None,
+            }
+        }
+        other => other,
+    }
+}
+
+impl Target {
+    /// `info` is where and as whom to connect, from the standalone options;
+    /// `tls` is set when TLS was asked for in the options.
+    pub fn new(
+        info: ConnectionInfo,
+        tls: Option<&RawTls>,
+        sentinel: Option<&RawSentinel>,
+    ) -> Result<Self> {
+        let url_asks_tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        let tls = match (tls, url_asks_tls) {
+            (Some(raw), _) => Some(Tls::from_raw(raw)?),
+            (None, true) => Some(Tls::from_raw(&RawTls::default())?),
+            (None, false) => None,
+        };
+        if tls.is_some() {
+            ensure_crypto_provider();
+        }
+        let Some(sentinel) = sentinel else {
+            let info = match &tls {
+                Some(tls) => {
+                    let addr = with_tls(info.addr().clone(), tls);
+                    info.set_addr(addr)
+                }
+                None => info,
+            };
+            return Ok(Self::Standalone { info, tls });
+        };
+        let service = sentinel
+            .name
+            .clone()
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| invalid("sentinel.name (the master's name) is required"))?;
+        if sentinel.sentinels.is_empty() {
+            return Err(invalid(
+                "sentinel.sentinels must list at least one Sentinel",
+            ));
+        }
+        let sentinels = sentinel
+            .sentinels
+            .iter()
+            .map(|node| {
+                let url = node_url(node)?;
+                url.as_str()
+                    .into_connection_info()
+                    .map(|info| info.addr().clone())
+                    .map_err(|err| invalid(format!("bad Sentinel address {url}: {err}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::Sentinel {
+            service,
+            sentinels,
+            master: info,
+            sentinel_username: sentinel.username.clone(),
+            sentinel_password: sentinel.password.clone(),
+            tls,
+        })
+    }
+
+    /// For messages: where this connects.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Standalone { info, .. } => info.addr().to_string(),
+            Self::Sentinel { service, .. } => format!("the master of {service} (Sentinel)"),
+        }
+    }
+}
+
+/// Hands out a client for the current master.
+pub enum Source {
+    Client(Client),
+    /// Asks the Sentinels each time: after a failover the answer changes.
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+}
+
+impl Source {
+    pub fn new(target: &Target) -> Result<Self> {
+        match target {
+            Target::Standalone { info, tls } => {
+                let client = match tls {
+                    Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
+                    None => Client::open(info.clone()),
+                };
+                client
+                    .map(Self::Client)
+                    .map_err(|err| invalid(err.to_string()))
+            }
+            Target::Sentinel {
+                service,
+                sentinels,
+                master,
+                sentinel_username,
+                sentinel_password,
+                tls,
+            } => {
+                let settings = master.redis_settings();
+                let mut builder = SentinelClientBuilder::new(
+                    sentinels.clone(),
+                    service.as_str(),
+                    SentinelServerType::Master,
+                )
+                .map_err(|err| invalid(err.to_string()))?
+                .set_client_to_redis_db(settings.db());
+                if let Some(username) = settings.username() {
+                    builder = builder.set_client_to_redis_username(username);
+                }
+                if let Some(password) = settings.password() {
+                    builder = builder.set_client_to_redis_password(password);
+                }
+                if let Some(username) = sentinel_username {
+                    builder = builder.set_client_to_sentinel_username(username);
+                }
+                if let Some(password) = sentinel_password {
+                    builder = builder.set_client_to_sentinel_password(password);
+                }
+                if let Some(tls) = tls {
+                    builder = builder
+                        .set_client_to_redis_tls_mode(tls.mode())
+                        .set_client_to_redis_certificates(tls.certificates.clone());
+                }
+                let client = builder.build().map_err(|err| invalid(err.to_string()))?;
+                Ok(Self::Sentinel(tokio::sync::Mutex::new(client)))
+            }
+        }
+    }
+
+    pub async fn client(&self) -> RedisResult<Client> {
+        match self {
+            Self::Client(client) => Ok(client.clone()),
+            Self::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+        }
+    }
+
+    /// Whether a lost connection should ask again where the master is.
+    pub fn follows_failover(&self) -> bool {
+        matches!(self, Self::Sentinel(_))
+    }
+}
