@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::{Result, SessionError};
-use crate::target::{valid_port, RawSentinel, RawTls, Target};
+use crate::target::{valid_port, RawNode, RawSentinel, RawTls, Target};
 
 /// The options as a caller wrote them; every field optional. Numbers are
 /// `Number(value)` of what was given.
@@ -28,6 +28,8 @@ pub struct RawOptions {
     /// Set when TLS was asked for, with what was given for it.
     pub tls: Option<RawTls>,
     pub sentinel: Option<RawSentinel>,
+    /// Some nodes of a Redis Cluster: cluster mode, with its own key layout.
+    pub cluster: Option<Vec<RawNode>>,
     pub socket_host: Option<String>,
     pub socket_port: Option<f64>,
 }
@@ -83,12 +85,26 @@ impl Config {
         let cache_max = truthy(raw.cachemax)
             .filter(|n| *n > 0.0)
             .map_or(DEFAULT_CACHE_MAX, |n| n.min(1e9) as usize);
+        let namespace = raw
+            .namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "rs".to_owned());
+        let target = Target::new(
+            connection_info(&raw)?,
+            raw.tls.as_ref(),
+            raw.sentinel.as_ref(),
+            raw.cluster.as_deref(),
+        )?;
+        if target.is_cluster() && namespace.contains(['{', '}']) {
+            return Err(SessionError::InvalidOptions(
+                "in cluster mode the namespace cannot contain { or }: they make hash tags"
+                    .to_owned(),
+            ));
+        }
         Ok(Self {
-            namespace: raw
-                .namespace
-                .clone()
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or_else(|| "rs".to_owned()),
+            namespace,
+            target,
             wipe_every,
             cache_time,
             cache_max,
@@ -101,11 +117,6 @@ impl Config {
                 raw.command_timeout_ms,
                 DEFAULT_COMMAND_TIMEOUT_MS,
                 "commandTimeout",
-            )?,
-            target: Target::new(
-                connection_info(&raw)?,
-                raw.tls.as_ref(),
-                raw.sentinel.as_ref(),
             )?,
         })
     }
@@ -163,7 +174,7 @@ mod tests {
     fn info(c: &Config) -> &ConnectionInfo {
         match &c.target {
             Target::Standalone { info, .. } => info,
-            Target::Sentinel { .. } => panic!("not standalone"),
+            _ => panic!("not standalone"),
         }
     }
 
@@ -192,6 +203,48 @@ mod tests {
             info(&by_options).addr(),
             ConnectionAddr::TcpTls { insecure: true, .. }
         ));
+    }
+
+    #[test]
+    fn cluster_takes_nodes_and_the_credentials_of_options() {
+        use crate::target::RawNode;
+        let c = config(RawOptions {
+            cluster: Some(vec![
+                RawNode::Address(Some("127.0.0.1".to_owned()), Some(7000.0)),
+                RawNode::Url("redis://127.0.0.1:7001".to_owned()),
+            ]),
+            username: Some("app".to_owned()),
+            password: Some("pw".to_owned()),
+            ..Default::default()
+        });
+        let Target::Cluster { nodes, .. } = &c.target else {
+            panic!("cluster expected");
+        };
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes
+            .iter()
+            .all(|n| n.redis_settings().password() == Some("pw")));
+        for bad in [
+            RawOptions {
+                cluster: Some(vec![]),
+                ..Default::default()
+            },
+            RawOptions {
+                cluster: Some(vec![RawNode::Url("redis://h:1".to_owned())]),
+                namespace: Some("a{b}".to_owned()),
+                ..Default::default()
+            },
+            RawOptions {
+                cluster: Some(vec![RawNode::Url("redis://h:1".to_owned())]),
+                db: Some(2.0),
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                Config::from_options(bad),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! One multiplexed Redis connection per instance, opened on first use and
-//! reopened by redis-rs after a drop. Concurrent calls share it, so their
-//! commands are pipelined onto one socket.
+//! One multiplexed Redis connection per instance (per node in a cluster),
+//! opened on first use and reopened by redis-rs after a drop. Concurrent calls
+//! share it, so their commands are pipelined onto one socket.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::config::Config;
 use crate::error::{Result, SessionError};
@@ -22,13 +24,48 @@ pub enum ConnectionEvent {
 
 pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
 
+/// A connection to one Redis, or to a cluster that routes each command by its key.
+#[derive(Clone)]
+pub enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
 pub struct Connection {
     source: Source,
     /// Where it connects, for messages.
     describe: String,
     manager_config: ConnectionManagerConfig,
     connect_timeout: std::time::Duration,
-    current: Mutex<Option<ConnectionManager>>,
+    current: Mutex<Option<Conn>>,
     /// Held while connecting; holds the failure of the last attempt, so the
     /// callers that queued behind it share it instead of each waiting a timeout.
     connecting: tokio::sync::Mutex<Option<(Instant, SessionError)>>,
@@ -40,7 +77,11 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
-        let source = Source::new(&config.target)?;
+        let source = Source::new(
+            &config.target,
+            config.connect_timeout,
+            config.command_timeout,
+        )?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout))
@@ -59,7 +100,7 @@ impl Connection {
         })
     }
 
-    fn current(&self) -> Option<ConnectionManager> {
+    fn current(&self) -> Option<Conn> {
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -67,7 +108,7 @@ impl Connection {
     }
 
     /// The shared connection, waiting up to the connect timeout for the first one.
-    pub async fn get(&self) -> Result<ConnectionManager> {
+    pub async fn get(&self) -> Result<Conn> {
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
@@ -85,8 +126,13 @@ impl Connection {
             }
         }
         let connect = async {
+            if let Source::Cluster { client, .. } = &self.source {
+                return client.get_async_connection().await.map(Conn::Cluster);
+            }
             let client = self.source.client().await?;
-            ConnectionManager::new_with_config(client, self.manager_config.clone()).await
+            ConnectionManager::new_with_config(client, self.manager_config.clone())
+                .await
+                .map(Conn::Single)
         };
         let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(manager)) => Ok(manager),

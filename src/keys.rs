@@ -11,9 +11,12 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(namespace: &str) -> Self {
-        Self {
-            prefix: format!("{namespace}:"),
-        }
+        Self::with_prefix(format!("{namespace}:"))
+    }
+
+    /// Keys that start with `prefix` instead of `NS:` (cluster buckets).
+    pub fn with_prefix(prefix: String) -> Self {
+        Self { prefix }
     }
 
     /// `ns:` — the start of every key.

@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod js;
 pub mod keys;
+pub mod layout;
 mod reply;
 mod scripts;
 pub mod session;

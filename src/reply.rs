@@ -33,3 +33,14 @@ pub fn fields(value: &Value, what: &str) -> Result<Option<Vec<Option<String>>>> 
         other => Err(unexpected(what, other)),
     }
 }
+
+/// A two-integer array, such as killall's `{removed, seen}`.
+pub fn pair(value: &Value, what: &str) -> Result<(i64, i64)> {
+    match value {
+        Value::Array(items) => match items.as_slice() {
+            [a, b] => Ok((int(a, what)?, int(b, what)?)),
+            _ => Err(unexpected(what, value)),
+        },
+        other => Err(unexpected(what, other)),
+    }
+}

@@ -3,17 +3,17 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::task::AbortHandle;
 
 use crate::cache::{Hit, SessionCache};
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
-use crate::connection::{Connection, Listener};
+use crate::connection::{Conn, Connection, Listener};
 use crate::data::{self, json_string};
 use crate::error::{Result, SessionError};
 use crate::js::number_to_string;
 use crate::keys::{self, Keys};
+use crate::layout::Layout;
 use crate::reply;
 use crate::scripts;
 use crate::session::{self, Session, D_FIELD, FIELDS};
@@ -21,6 +21,7 @@ use crate::subscriber;
 use crate::token;
 use crate::validate::{self, Args, Style};
 use crate::wipe;
+use futures_util::future::try_join_all;
 
 /// How many sessions one killall step removes; each step is one atomic script.
 const KILLALL_BATCH: usize = 1000;
@@ -35,7 +36,7 @@ pub struct CachedSession {
 }
 
 pub struct Store {
-    keys: Keys,
+    layout: Layout,
     conn: Arc<Connection>,
     cache: Option<Arc<SessionCache>>,
     /// The wiper, the cache subscriber and the connection watcher.
@@ -48,41 +49,45 @@ impl Store {
         // Checked here so the spawns below cannot panic.
         tokio::runtime::Handle::try_current()
             .map_err(|err| SessionError::Internal(format!("no async runtime: {err}")))?;
-        let keys = Keys::new(&config.namespace);
+        let layout = if config.target.is_cluster() {
+            Layout::cluster(&config.namespace)
+        } else {
+            Layout::standalone(&config.namespace)
+        };
         let conn = Arc::new(Connection::new(config, listener)?);
         let mut background = Vec::new();
         let watched = Arc::clone(&conn);
         background
             .push(tokio::spawn(async move { watched.watch(RECONNECT_EVERY).await }).abort_handle());
         if let Some(every) = config.wipe_every {
-            background.push(wipe::start(Arc::clone(&conn), keys.clone(), every));
+            background.push(wipe::start(Arc::clone(&conn), layout.clone(), every));
         }
         let cache = config.cache_time.map(|ttl| {
             let cache = Arc::new(SessionCache::new(ttl, config.cache_max));
             background.push(subscriber::start(
                 Arc::clone(&conn),
-                keys.cache_channel(),
+                layout.base().cache_channel(),
                 Arc::clone(&cache),
                 config.connect_timeout,
             ));
             cache
         });
         Ok(Self {
-            keys,
+            layout,
             conn,
             cache,
             background: Mutex::new(background),
         })
     }
 
-    async fn conn(&self) -> Result<ConnectionManager> {
+    async fn conn(&self) -> Result<Conn> {
         self.conn.get().await
     }
 
     /// Runs one Redis exchange, noting what it says about the connection.
     async fn exec<T>(
         &self,
-        exchange: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
+        exchange: impl AsyncFnOnce(&mut Conn) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let mut conn = self.conn().await?;
         let outcome = exchange(&mut conn).await.map_err(SessionError::from);
@@ -132,7 +137,9 @@ impl Store {
             validate::DataArg::Falsy => &[],
             other => validate::data(other)?,
         };
-        let token = token::create(now_millis())?;
+        let keys = self.layout.for_id(id);
+        let mut token = token::create(now_millis())?;
+        self.layout.mark_token(&mut token, id);
         let now = now_secs();
         let now_text = now.to_string();
         let ttl_text = number_to_string(ttl);
@@ -142,7 +149,7 @@ impl Store {
             .cloned()
             .collect();
 
-        let hash = self.keys.session(app, &token);
+        let hash = keys.session(app, &token);
         let mut fields: Vec<(&str, String)> = vec![
             ("id", id.to_owned()),
             ("r", "1".to_owned()),
@@ -160,20 +167,20 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .zadd(
-                self.keys.app_sessions(app),
+                keys.app_sessions(app),
                 keys::app_member(&token, id),
                 &now_text,
             )
             .ignore()
-            .zadd(self.keys.app_users(app), id, &now_text)
+            .zadd(keys.app_users(app), id, &now_text)
             .ignore()
             .zadd(
-                self.keys.all_sessions(),
+                keys.all_sessions(),
                 keys::global_member(app, &token, id),
                 number_to_string(now as f64 + ttl),
             )
             .ignore()
-            .sadd(self.keys.user_sessions(app, id), &token)
+            .sadd(keys.user_sessions(app, id), &token)
             .ignore()
             .hset_multiple(&hash, &fields)
             .ignore();
@@ -193,22 +200,26 @@ impl Store {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
         let now = now_secs();
-        let mut invocation = scripts::GET.prepare_invoke();
-        invocation
-            .key(self.keys.session(app, token))
-            .key(self.keys.app_sessions(app))
-            .key(self.keys.app_users(app))
-            .key(self.keys.all_sessions())
-            .arg(now)
-            .arg(app)
-            .arg(token);
-        let outcome = self
-            .exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
-            .await
-            .and_then(|value| match reply::fields(&value, "get")? {
-                Some(fields) => session::decode(&fields, now as f64),
-                None => Ok(None),
-            });
+        let outcome = match self.layout.for_token(token) {
+            None => Ok(None),
+            Some(keys) => {
+                let mut invocation = scripts::GET.prepare_invoke();
+                invocation
+                    .key(keys.session(app, token))
+                    .key(keys.app_sessions(app))
+                    .key(keys.app_users(app))
+                    .key(keys.all_sessions())
+                    .arg(now)
+                    .arg(app)
+                    .arg(token);
+                self.exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
+                    .await
+                    .and_then(|value| match reply::fields(&value, "get")? {
+                        Some(fields) => session::decode(&fields, now as f64),
+                        None => Ok(None),
+                    })
+            }
+        };
         if let Some(cache) = &self.cache {
             cache.fill(
                 &keys::cache_key(app, token),
@@ -222,17 +233,20 @@ impl Store {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
         let patch = validate::data(&args.d)?;
+        let Some(keys) = self.layout.for_token(token) else {
+            return Ok(None);
+        };
         let now = now_secs();
         let mut invocation = scripts::SET.prepare_invoke();
         invocation
-            .key(self.keys.session(app, token))
-            .key(self.keys.app_sessions(app))
-            .key(self.keys.app_users(app))
-            .key(self.keys.all_sessions())
+            .key(keys.session(app, token))
+            .key(keys.app_sessions(app))
+            .key(keys.app_users(app))
+            .key(keys.all_sessions())
             .arg(now)
             .arg(app)
             .arg(token)
-            .arg(self.keys.cache_channel());
+            .arg(self.layout.base().cache_channel());
         for (key, value) in patch {
             invocation.arg(json_string(key));
             match value {
@@ -263,17 +277,20 @@ impl Store {
     pub async fn kill(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let token = validate::token(&args.token)?;
+        let Some(keys) = self.layout.for_token(token) else {
+            return Ok(0);
+        };
         let mut invocation = scripts::KILL.prepare_invoke();
         invocation
-            .key(self.keys.session(app, token))
-            .key(self.keys.app_sessions(app))
-            .key(self.keys.all_sessions())
-            .key(self.keys.app_users(app))
+            .key(keys.session(app, token))
+            .key(keys.app_sessions(app))
+            .key(keys.all_sessions())
+            .key(keys.app_users(app))
             .arg(now_secs())
             .arg(app)
             .arg(token)
-            .arg(self.keys.user_prefix(app))
-            .arg(self.keys.cache_channel());
+            .arg(keys.user_prefix(app))
+            .arg(self.layout.base().cache_channel());
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -284,16 +301,17 @@ impl Store {
     pub async fn killsoid(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let id = validate::id(&args.id)?;
+        let keys = self.layout.for_id(id);
         let mut invocation = scripts::KILLSOID.prepare_invoke();
         invocation
-            .key(self.keys.user_sessions(app, id))
-            .key(self.keys.app_sessions(app))
-            .key(self.keys.all_sessions())
-            .key(self.keys.app_users(app))
+            .key(keys.user_sessions(app, id))
+            .key(keys.app_sessions(app))
+            .key(keys.all_sessions())
+            .key(keys.app_users(app))
             .arg(app)
             .arg(id)
-            .arg(self.keys.app_prefix(app))
-            .arg(self.keys.cache_channel());
+            .arg(keys.app_prefix(app))
+            .arg(self.layout.base().cache_channel());
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -303,17 +321,32 @@ impl Store {
         Ok(killed)
     }
 
-    /// Kills in atomic batches, so a huge app never blocks Redis for long.
+    /// Kills in atomic batches, so a huge app never blocks Redis for long;
+    /// in cluster mode every bucket at once.
     pub async fn killall(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
+        let counts = try_join_all(
+            self.layout
+                .all()
+                .iter()
+                .map(|keys| self.killall_in(keys, app)),
+        )
+        .await;
+        if let Some(cache) = &self.cache {
+            cache.remove_app(app, None);
+        }
+        Ok(counts?.into_iter().sum())
+    }
+
+    async fn killall_in(&self, keys: &Keys, app: &str) -> Result<i64> {
         let mut invocation = scripts::KILLALL.prepare_invoke();
         invocation
-            .key(self.keys.app_sessions(app))
-            .key(self.keys.app_users(app))
-            .key(self.keys.all_sessions())
+            .key(keys.app_sessions(app))
+            .key(keys.app_users(app))
+            .key(keys.all_sessions())
             .arg(app)
-            .arg(self.keys.app_prefix(app))
-            .arg(self.keys.cache_channel())
+            .arg(keys.app_prefix(app))
+            .arg(self.layout.base().cache_channel())
             .arg(KILLALL_BATCH);
         let mut total = 0;
         loop {
@@ -323,24 +356,7 @@ impl Store {
             if let Some(cache) = &self.cache {
                 cache.remove_app(app, None);
             }
-            let (removed, seen) = match &value {
-                redis::Value::Array(pair) => match pair.as_slice() {
-                    [removed, seen] => (
-                        reply::int(removed, "killall")?,
-                        reply::int(seen, "killall")?,
-                    ),
-                    _ => {
-                        return Err(SessionError::Redis(format!(
-                            "unexpected reply for killall: {value:?}"
-                        )))
-                    }
-                },
-                other => {
-                    return Err(SessionError::Redis(format!(
-                        "unexpected reply for killall: {other:?}"
-                    )))
-                }
-            };
+            let (removed, seen) = reply::pair(&value, "killall")?;
             total += removed;
             if seen < KILLALL_BATCH as i64 {
                 return Ok(total);
@@ -351,25 +367,47 @@ impl Store {
     pub async fn soid(&self, args: &Args) -> Result<Vec<Session>> {
         let app = validate::app(&args.app)?;
         let id = validate::id(&args.id)?;
+        let keys = self.layout.for_id(id);
         let now = now_secs();
         let mut members = redis::cmd("SMEMBERS");
-        members.arg(self.keys.user_sessions(app, id));
+        members.arg(keys.user_sessions(app, id));
         let tokens: Vec<String> = self
             .exec(async |conn| members.query_async(conn).await)
             .await?;
-        self.read_sessions(app, tokens.iter().map(String::as_str), now)
+        self.read_sessions(keys, app, tokens.iter().map(String::as_str), now)
             .await
     }
 
+    /// Most recently used first; in cluster mode each bucket's answer is
+    /// merged by idle time.
     pub async fn soapp(&self, args: &Args, style: Style) -> Result<Vec<Session>> {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
         let now = now_secs();
+        let since = number_to_string(now as f64 - window);
+        let parts = try_join_all(
+            self.layout
+                .all()
+                .iter()
+                .map(|keys| self.soapp_in(keys, app, &since, now)),
+        )
+        .await?;
+        let mut sessions = parts.concat();
+        if self.layout.all().len() > 1 {
+            sessions.sort_by(|a, b| a.idle.total_cmp(&b.idle));
+        }
+        Ok(sessions)
+    }
+
+    async fn soapp_in(
+        &self,
+        keys: &Keys,
+        app: &str,
+        since: &str,
+        now: u64,
+    ) -> Result<Vec<Session>> {
         let mut range = redis::cmd("ZREVRANGEBYSCORE");
-        range
-            .arg(self.keys.app_sessions(app))
-            .arg("+inf")
-            .arg(number_to_string(now as f64 - window));
+        range.arg(keys.app_sessions(app)).arg("+inf").arg(since);
         let members: Vec<String> = self
             .exec(async |conn| range.query_async(conn).await)
             .await?;
@@ -379,7 +417,7 @@ impl Store {
                 |(token, _)| token,
             )
         });
-        self.read_sessions(app, tokens, now).await
+        self.read_sessions(keys, app, tokens, now).await
     }
 
     /// The live sessions among `tokens`, read in one pipeline: with the read
@@ -388,6 +426,7 @@ impl Store {
     /// overhead) and blocked it for all that time.
     async fn read_sessions(
         &self,
+        keys: &Keys,
         app: &str,
         tokens: impl Iterator<Item = &str>,
         now: u64,
@@ -396,7 +435,7 @@ impl Store {
         for token in tokens {
             reads
                 .cmd("HMGET")
-                .arg(self.keys.session(app, token))
+                .arg(keys.session(app, token))
                 .arg(&FIELDS[..]);
         }
         if reads.is_empty() {
@@ -414,16 +453,22 @@ impl Store {
         Ok(sessions)
     }
 
+    /// Unique ids active in the window: an id lives in one bucket only, so
+    /// the buckets' counts add up.
     pub async fn activity(&self, args: &Args, style: Style) -> Result<i64> {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
-        let mut command = redis::cmd("ZCOUNT");
-        command
-            .arg(self.keys.app_users(app))
-            .arg(number_to_string(now_secs() as f64 - window))
-            .arg("+inf");
-        self.exec(async |conn| command.query_async(conn).await)
-            .await
+        let since = number_to_string(now_secs() as f64 - window);
+        let counts = try_join_all(self.layout.all().iter().map(|keys| {
+            let mut command = redis::cmd("ZCOUNT");
+            command.arg(keys.app_users(app)).arg(&since).arg("+inf");
+            async move {
+                self.exec(async |conn| command.query_async::<i64>(conn).await)
+                    .await
+            }
+        }))
+        .await?;
+        Ok(counts.into_iter().sum())
     }
 
     pub async fn ping(&self) -> Result<String> {

@@ -1,6 +1,10 @@
-//! Where the sessions live: one Redis, or the master a set of Sentinels
-//! names; over TCP or TLS, with an ACL user or a password.
+//! Where the sessions live: one Redis, the master a set of Sentinels names,
+//! or a Redis Cluster; over TCP or TLS, with an ACL user or a password.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
@@ -54,6 +58,11 @@ pub enum Target {
         master: ConnectionInfo,
         sentinel_username: Option<String>,
         sentinel_password: Option<String>,
+        tls: Option<Tls>,
+    },
+    /// Some of the cluster's nodes; the rest are discovered.
+    Cluster {
+        nodes: Vec<ConnectionInfo>,
         tls: Option<Tls>,
     },
 }
@@ -140,6 +149,7 @@ impl Target {
         info: ConnectionInfo,
         tls: Option<&RawTls>,
         sentinel: Option<&RawSentinel>,
+        cluster: Option<&[RawNode]>,
     ) -> Result<Self> {
         let url_asks_tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
         let tls = match (tls, url_asks_tls) {
@@ -149,6 +159,12 @@ impl Target {
         };
         if tls.is_some() {
             ensure_crypto_provider();
+        }
+        if let Some(nodes) = cluster {
+            if sentinel.is_some() {
+                return Err(invalid("cluster and sentinel cannot be used together"));
+            }
+            return Self::cluster(&info, nodes, tls);
         }
         let Some(sentinel) = sentinel else {
             let info = match &tls {
@@ -191,11 +207,52 @@ impl Target {
         })
     }
 
+    fn cluster(settings: &ConnectionInfo, nodes: &[RawNode], tls: Option<Tls>) -> Result<Self> {
+        if nodes.is_empty() {
+            return Err(invalid("cluster must list at least one node"));
+        }
+        if settings.redis_settings().db() != 0 {
+            return Err(invalid("Redis Cluster has only database 0"));
+        }
+        let nodes = nodes
+            .iter()
+            .map(|node| {
+                let url = node_url(node)?;
+                let info = url
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(|err| invalid(format!("bad cluster node {url}: {err}")))?;
+                let mut redis = info.redis_settings().clone();
+                let given = settings.redis_settings();
+                if let Some(user) = given.username().filter(|_| redis.username().is_none()) {
+                    redis = redis.set_username(user);
+                }
+                if let Some(pass) = given.password().filter(|_| redis.password().is_none()) {
+                    redis = redis.set_password(pass);
+                }
+                let addr = match &tls {
+                    Some(tls) => with_tls(info.addr().clone(), tls),
+                    None => info.addr().clone(),
+                };
+                Ok(info.set_redis_settings(redis).set_addr(addr))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::Cluster { nodes, tls })
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster { .. })
+    }
+
     /// For messages: where this connects.
     pub fn describe(&self) -> String {
         match self {
             Self::Standalone { info, .. } => info.addr().to_string(),
             Self::Sentinel { service, .. } => format!("the master of {service} (Sentinel)"),
+            Self::Cluster { nodes, .. } => {
+                let first = nodes.first().map(|n| n.addr().to_string());
+                format!("the cluster at {}", first.unwrap_or_default())
+            }
         }
     }
 }
@@ -205,10 +262,20 @@ pub enum Source {
     Client(Client),
     /// Asks the Sentinels each time: after a failover the answer changes.
     Sentinel(tokio::sync::Mutex<SentinelClient>),
+    Cluster {
+        client: ClusterClient,
+        /// For pub/sub, which reaches the whole cluster from any node: tried in turn.
+        nodes: Vec<Client>,
+        next: AtomicUsize,
+    },
 }
 
 impl Source {
-    pub fn new(target: &Target) -> Result<Self> {
+    pub fn new(
+        target: &Target,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+    ) -> Result<Self> {
         match target {
             Target::Standalone { info, tls } => {
                 let client = match tls {
@@ -255,6 +322,37 @@ impl Source {
                 let client = builder.build().map_err(|err| invalid(err.to_string()))?;
                 Ok(Self::Sentinel(tokio::sync::Mutex::new(client)))
             }
+            Target::Cluster { nodes, tls } => {
+                let mut builder = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(connect_timeout)
+                    .response_timeout(command_timeout);
+                let settings = nodes.first().map(|n| n.redis_settings().clone());
+                if let Some(settings) = &settings {
+                    if let Some(username) = settings.username() {
+                        builder = builder.username(username);
+                    }
+                    if let Some(password) = settings.password() {
+                        builder = builder.password(password);
+                    }
+                }
+                if let Some(tls) = tls {
+                    builder = builder.tls(tls.mode()).certs(tls.certificates.clone());
+                }
+                let client = builder.build().map_err(|err| invalid(err.to_string()))?;
+                let nodes = nodes
+                    .iter()
+                    .map(|info| match tls {
+                        Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
+                        None => Client::open(info.clone()),
+                    })
+                    .collect::<RedisResult<Vec<_>>>()
+                    .map_err(|err| invalid(err.to_string()))?;
+                Ok(Self::Cluster {
+                    client,
+                    nodes,
+                    next: AtomicUsize::new(0),
+                })
+            }
         }
     }
 
@@ -262,11 +360,21 @@ impl Source {
         match self {
             Self::Client(client) => Ok(client.clone()),
             Self::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+            Self::Cluster { nodes, next, .. } => {
+                let turn = next.fetch_add(1, Ordering::Relaxed);
+                nodes
+                    .get(turn % nodes.len().max(1))
+                    .cloned()
+                    .ok_or_else(|| {
+                        (redis::ErrorKind::InvalidClientConfig, "no cluster nodes").into()
+                    })
+            }
         }
     }
 
-    /// Whether a lost connection should ask again where the master is.
+    /// Whether a lost connection should ask again where the master is
+    /// (Sentinel) or which nodes serve which slots (Cluster).
     pub fn follows_failover(&self) -> bool {
-        matches!(self, Self::Sentinel(_))
+        matches!(self, Self::Sentinel(_) | Self::Cluster { .. })
     }
 }

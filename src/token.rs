@@ -7,7 +7,7 @@ use rand::TryRng;
 use crate::error::{Result, SessionError};
 
 /// The reference's alphabet: no `Z`, which separates the timestamp.
-const ALPHABET: &[u8; 61] = b"ABCDEFGHIJKLMNOPQRSTUVWXYabcdefghijklmnopqrstuvwxyz0123456789";
+pub const ALPHABET: &[u8; 61] = b"ABCDEFGHIJKLMNOPQRSTUVWXYabcdefghijklmnopqrstuvwxyz0123456789";
 const RANDOM_LEN: usize = 55;
 /// The largest multiple of 61 that fits a byte; bytes above it are redrawn so
 /// every character is equally likely.

@@ -9,34 +9,39 @@ use tokio::task::AbortHandle;
 use crate::clock::{now_millis, now_secs};
 use crate::connection::Connection;
 use crate::error::Result;
-use crate::keys::Keys;
+use crate::layout::Layout;
 use crate::scripts;
 
 /// How many expired sessions one wipe step removes; each step is one atomic script.
 const BATCH: usize = 500;
 
 /// Starts the periodic wipe on the current tokio runtime.
-pub fn start(conn: Arc<Connection>, keys: Keys, every: Duration) -> AbortHandle {
+pub fn start(conn: Arc<Connection>, layout: Layout, every: Duration) -> AbortHandle {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             ticks.tick().await;
             // A failed wipe is retried next period; the sessions stay invisible meanwhile.
-            let _ = wipe_once(&conn, &keys, every).await;
+            let _ = wipe_once(&conn, &layout, every).await;
         }
     })
     .abort_handle()
 }
 
-/// Removes every session whose expiry has passed. Returns how many it removed,
-/// or `None` when another instance holds this period's lock.
-pub async fn wipe_once(conn: &Connection, keys: &Keys, period: Duration) -> Result<Option<usize>> {
+/// Removes every session whose expiry has passed, bucket by bucket in
+/// cluster mode. Returns how many it removed, or `None` when another instance
+/// holds this period's lock.
+pub async fn wipe_once(
+    conn: &Connection,
+    layout: &Layout,
+    period: Duration,
+) -> Result<Option<usize>> {
     let mut redis = conn.get().await?;
     let lock_ms = u64::try_from(period.as_millis().saturating_sub(500))
         .unwrap_or(u64::MAX)
         .max(1);
     let locked: Option<String> = redis::cmd("SET")
-        .arg(keys.wipe_lock())
+        .arg(layout.base().wipe_lock())
         .arg(now_millis())
         .arg("NX")
         .arg("PX")
@@ -47,18 +52,21 @@ pub async fn wipe_once(conn: &Connection, keys: &Keys, period: Duration) -> Resu
         return Ok(None);
     }
     let mut total = 0;
-    loop {
-        let seen: usize = scripts::WIPE
-            .key(keys.all_sessions())
-            .arg(now_secs())
-            .arg(keys.prefix())
-            .arg(keys.cache_channel())
-            .arg(BATCH)
-            .invoke_async(&mut redis)
-            .await?;
-        total += seen;
-        if seen < BATCH {
-            return Ok(Some(total));
+    for keys in layout.all() {
+        loop {
+            let seen: usize = scripts::WIPE
+                .key(keys.all_sessions())
+                .arg(now_secs())
+                .arg(keys.prefix())
+                .arg(layout.base().cache_channel())
+                .arg(BATCH)
+                .invoke_async(&mut redis)
+                .await?;
+            total += seen;
+            if seen < BATCH {
+                break;
+            }
         }
     }
+    Ok(Some(total))
 }

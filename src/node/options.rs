@@ -126,6 +126,10 @@ pub fn read_options(
         raw.connect_timeout_ms = number(&get(&object, "connectTimeout")?)?;
         raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
         raw.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
+        let cluster = get(&object, "cluster")?;
+        if cluster.get_type()? != ValueType::Undefined {
+            raw.cluster = Some(read_nodes(&cluster)?);
+        }
         if let Some(existing) = as_object(&get(&object, "client")?)? {
             read_client(&existing, &mut raw)?;
             warnings.push(format!(

@@ -1,0 +1,197 @@
+'use strict'
+// Cluster mode against a real Redis Cluster (3 masters, 3 replicas) started here.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { setTimeout: sleep } = require('node:timers/promises')
+const RedisSessions = require('..')
+const { startRedis } = require('./helpers/redis-server')
+const { startCluster, clusterNodes, cli } = require('./helpers/redis-cluster')
+
+const now = () => Math.floor(Date.now() / 1000)
+
+/** Runs `work` on `items` with `limit` in flight. */
+async function pool(items, limit, work) {
+  const results = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await work(items[i], i)
+    }
+  }))
+  return results
+}
+
+/** Every method, in one style; tokens replaced by their order of appearance. */
+async function scenario(rs, style) {
+  const call = (method, options) => (style === 'promise'
+    ? rs[method](options)
+    : new Promise((resolve, reject) => rs[method](options, (err, value) => (err ? reject(err) : resolve(value)))))
+  const outcome = (promise) => promise.then((value) => ({ value }), (err) => ({ error: `${err.name}: ${err.message}` }))
+  const log = []
+  const tokens = []
+  const record = async (label, promise) => log.push([label, await outcome(promise)])
+  for (const [id, ip] of [['alice', '1'], ['alice', '2'], ['bob', '3'], ['carol:x', '4']]) {
+    const created = await outcome(call('create', { app: 'same', id, ip, ttl: 3600, d: { n: tokens.length } }))
+    tokens.push(created.value.token)
+    log.push(['create', { value: created.value.token.length }])
+  }
+  const [a1, a2, b1, c1] = tokens
+  await record('get', call('get', { app: 'same', token: a1 }))
+  await record('set', call('set', { app: 'same', token: a2, d: { n: null, x: 'y' } }))
+  await record('get again', call('get', { app: 'same', token: a2 }))
+  await record('soid', call('soid', { app: 'same', id: 'alice' }).then((r) => ({ sessions: r.sessions.map((s) => s.ip).sort() })))
+  await record('activity', call('activity', { app: 'same', dt: 60 }))
+  await record('soapp', call('soapp', { app: 'same', dt: 60 }).then((r) => r.sessions.map((s) => s.id).sort()))
+  await record('kill', call('kill', { app: 'same', token: b1 }))
+  await record('kill twice', call('kill', { app: 'same', token: b1 }))
+  await record('get killed', call('get', { app: 'same', token: b1 }))
+  await record('set killed', call('set', { app: 'same', token: b1, d: { a: 1 } }))
+  await record('get unknown', call('get', { app: 'same', token: 'z'.repeat(64) }))
+  await record('kill unknown', call('kill', { app: 'same', token: 'A'.repeat(64) }))
+  await record('bad token', call('get', { app: 'same', token: 'short' }))
+  await record('bad id', call('soid', { app: 'same' }))
+  await record('killsoid', call('killsoid', { app: 'same', id: 'alice' }))
+  await record('activity after', call('activity', { app: 'same', dt: 60 }))
+  await record('get carol', call('get', { app: 'same', token: c1 }).then((s) => s.id))
+  await record('killall', call('killall', { app: 'same' }))
+  await record('soapp after', call('soapp', { app: 'same', dt: 60 }))
+  await record('ping', call('ping'))
+  return log
+}
+
+describe('Redis Cluster', () => {
+  let cluster, single, raw
+  before(async () => {
+    ;[cluster, single] = await Promise.all([startCluster({ masters: 3, replicas: 1 }), startRedis()])
+    raw = cluster.client()
+  })
+  after(async () => {
+    raw.disconnect()
+    await single.stop()
+    await cluster.stop()
+  })
+
+  for (const style of ['callback', 'promise']) {
+    it(`every method in ${style} style answers as on a single Redis`, async () => {
+      const standalone = new RedisSessions({ port: single.port, wipe: 0, namespace: `eq${style}` })
+      const clustered = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: `eq${style}`, cachetime: 30 })
+      try {
+        const expected = await scenario(standalone, style)
+        const actual = await scenario(clustered, style)
+        assert.deepEqual(actual, expected)
+      } finally {
+        await standalone.quit()
+        await clustered.quit()
+      }
+    })
+  }
+
+  it('3,000 sessions of 1,000 ids in one app: every master holds at least 20% of the keys', { timeout: 60_000 }, async (t) => {
+    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'spread' })
+    try {
+      const created = await pool(Array.from({ length: 3000 }, (_, i) => `user${i % 1000}`), 100,
+        (id) => rs.create({ app: 'big', id, ip: '1' }))
+      assert.equal(new Set(created.map((c) => c.token)).size, 3000)
+      const masters = await cluster.masterPorts()
+      assert.equal(masters.length, 3)
+      const counts = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
+      const total = counts.reduce((a, b) => a + b, 0)
+      t.diagnostic(`keys per master: ${counts.join(', ')} of ${total}`)
+      for (const count of counts) assert.ok(count >= 0.2 * total, `${counts}`)
+      assert.deepEqual(await rs.activity({ app: 'big', dt: 600 }), { activity: 1000 }, 'activity counts unique ids')
+      assert.equal((await rs.soid({ app: 'big', id: 'user7' })).sessions.length, 3)
+      const { sessions } = await rs.soapp({ app: 'big', dt: 600 })
+      assert.equal(sessions.length, 3000)
+      assert.deepEqual(await rs.killall({ app: 'big' }), { kill: 3000 })
+      const left = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
+      assert.deepEqual(left, [0, 0, 0])
+    } finally {
+      await rs.quit()
+    }
+  })
+
+  it('the wipe removes expired sessions on every master, once', { timeout: 30_000 }, async () => {
+    const started = Date.now()
+    const wipers = [new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' }), new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' })]
+    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'wipe' })
+    try {
+      const doomed = []
+      const kept = []
+      for (let i = 0; i < 60; i++) {
+        const id = `id:${i}`
+        const doom = i % 3 !== 0
+        const { token } = await rs.create({ app: 'wipeapp', id, ip: '1', ttl: doom ? 10 : 3600 })
+        ;(doom ? doomed : kept).push({ id, token })
+      }
+      // Expire two of three in the buckets' SESSIONS indexes, wherever they live.
+      const masterOf = new Map()
+      for (const port of await cluster.masterPorts()) {
+        for (const key of (await cli(port, '--raw', 'KEYS', '*wipeapp:*')).split('\n').filter(Boolean)) masterOf.set(key, port)
+      }
+      const past = now() - 5
+      for (const session of doomed) {
+        const hash = [...masterOf.keys()].find((k) => k.endsWith(`:wipeapp:${session.token}`))
+        assert.ok(hash, 'found the session hash')
+        session.prefix = hash.slice(0, hash.indexOf('}:') + 2)
+        session.port = masterOf.get(hash)
+        assert.equal(await raw.zadd(`${session.prefix}SESSIONS`, 'XX', 'CH', past, `wipeapp:${session.token}:${session.id}`), 1)
+      }
+      assert.equal(new Set(doomed.map((s) => s.port)).size, 3, 'expired sessions on every master')
+      await sleep(Math.max(0, 10_700 - (Date.now() - started)))
+      for (const session of doomed) {
+        assert.equal(await raw.exists(`${session.prefix}wipeapp:${session.token}`), 0)
+        assert.equal(await raw.zscore(`${session.prefix}wipeapp:_sessions`, `${session.token}:${session.id}`), null)
+        assert.equal(await raw.zscore(`${session.prefix}wipeapp:_users`, session.id), null)
+        assert.equal(await rs.get({ app: 'wipeapp', token: session.token }), null)
+      }
+      for (const session of kept) assert.equal((await rs.get({ app: 'wipeapp', token: session.token })).id, session.id)
+      assert.ok(await raw.pttl('wipe:_wipelock') > 0, 'the period lock is held')
+    } finally {
+      for (const r of [...wipers, rs]) await r.quit()
+    }
+  })
+
+  // Last: it leaves the cluster with a master fewer.
+  it('a master killed under load fails over; operations resume within 5 s of the promotion', { timeout: 60_000 }, async (t) => {
+    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'failover', commandTimeout: 1000 })
+    try {
+      const tokens = await pool(Array.from({ length: 300 }, (_, i) => `user${i}`), 50,
+        async (id) => (await rs.create({ app: 'foapp', id, ip: '1' })).token)
+      const [victimPort] = await cluster.masterPorts()
+      const victim = cluster.nodes.find((n) => n.port === victimPort)
+      const witness = cluster.nodes.find((n) => n.port !== victimPort)
+      const victimId = (await clusterNodes(witness.port)).find((n) => n.port === victimPort).id
+      const replicaPort = (await clusterNodes(witness.port)).find((n) => n.masterId === victimId).port
+      await sleep(200) // replication of the last writes
+
+      await victim.stop('SIGKILL')
+      const killedAt = Date.now()
+      let promotedAt, resumedAt
+      const answers = { ok: 0, failed: 0, missing: 0 }
+      while (Date.now() - killedAt < 40_000) {
+        if (promotedAt === undefined) {
+          const view = await clusterNodes(witness.port)
+          if (view.find((n) => n.port === replicaPort)?.role === 'master') promotedAt = Date.now()
+        }
+        const outcomes = await Promise.allSettled(tokens.map((token) => rs.get({ app: 'foapp', token })))
+        let allOk = true
+        for (const o of outcomes) {
+          if (o.status === 'rejected') { answers.failed++; allOk = false; assert.ok(o.reason instanceof Error) }
+          else if (o.value === null) { answers.missing++; allOk = false } else answers.ok++
+        }
+        if (allOk && promotedAt !== undefined) { resumedAt = Date.now(); break }
+        await sleep(100)
+      }
+      assert.ok(promotedAt, 'the replica was promoted')
+      assert.ok(resumedAt, `operations resumed (${JSON.stringify(answers)})`)
+      t.diagnostic(`promoted ${promotedAt - killedAt} ms after the kill, resumed ${resumedAt - promotedAt} ms after; ${JSON.stringify(answers)}`)
+      assert.ok(resumedAt - promotedAt < 5000, `resumed ${resumedAt - promotedAt} ms after the promotion`)
+      assert.equal(answers.missing, 0, 'never a false "no session"')
+      const { token } = await rs.create({ app: 'foapp', id: 'after', ip: '1' })
+      assert.equal((await rs.set({ app: 'foapp', token, d: { ok: true } })).d.ok, true)
+    } finally {
+      await rs.quit()
+    }
+  })
+})
