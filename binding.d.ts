@@ -33,5 +33,10 @@ export declare class NativeSessions {
    * an instance built from bad options: there is nothing to close.
    */
   quit(options: unknown, legacy: boolean): Promise<void>
+  /**
+   * One step of copying this standalone instance's sessions into the
+   * cluster instance `target` (the migrate-to-cluster command).
+   */
+  migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][] }>
   get connected(): boolean
 }

@@ -85,6 +85,12 @@ export interface RedisSessionsOptions {
   options?: ConnectionOptions
   /** Connect through Redis Sentinel instead of to `host`/`port`. */
   sentinel?: SentinelOptions
+  /**
+   * Redis Cluster: some of its nodes. Uses the cluster key layout (hash tags
+   * over 64 buckets; see the README), not the reference's; `options` username,
+   * password and tls apply to every node.
+   */
+  cluster?: NodeAddress[]
   /** A node_redis v3 client: its host, port, password and db are used for a connection of our own. */
   client?: unknown
 }

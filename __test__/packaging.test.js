@@ -14,7 +14,7 @@ describe('packaging', () => {
   it('npm pack holds exactly the loader, facade, types and docs', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'])
     const files = JSON.parse(stdout)[0].files.map((f) => f.path).sort()
-    assert.deepEqual(files, ['CHANGELOG.md', 'LICENSE', 'README.md', 'binding.js', 'index.d.ts', 'index.js', 'package.json'])
+    assert.deepEqual(files, ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/migrate-to-cluster.js', 'binding.js', 'index.d.ts', 'index.js', 'package.json'])
   })
 
   it('every platform package names its binary, os and cpu, at the root version', () => {

@@ -23,6 +23,9 @@ use crate::validate::{self, Args, Style};
 use crate::wipe;
 use futures_util::future::try_join_all;
 
+mod migrate;
+pub use migrate::{Moved, Step};
+
 /// How many sessions one killall step removes; each step is one atomic script.
 const KILLALL_BATCH: usize = 1000;
 /// How often a lost connection is retried without traffic.

@@ -9,6 +9,7 @@ const secure = new RedisSessions({
   options: { username: 'app', password: 'pw', tls: { ca: [Buffer.from('pem')], cert: 'pem', key: 'pem', rejectUnauthorized: true } },
 })
 void secure
+void new RedisSessions({ cluster: [{ host: '10.0.0.1', port: 7000 }, 'redis://10.0.0.2:7000'], options: { password: 'pw' } })
 // @ts-expect-error a Sentinel setup needs the master's name
 void new RedisSessions({ sentinel: { sentinels: ['redis://10.0.0.2:26379'] } })
 

@@ -62,6 +62,7 @@ pub enum Output {
     Count(&'static str, i64),
     Text(String),
     Nothing,
+    Migrated(crate::store::Step),
 }
 
 pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
@@ -72,7 +73,21 @@ pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
         Output::Count(name, n) => single(env, name, n as f64),
         Output::Text(text) => text.into_unknown(env),
         Output::Nothing => ().into_unknown(env),
+        Output::Migrated(step) => migrated(env, &step),
     }
+}
+
+/// `{cursor, moved: [[app, old token, new token], ...]}`.
+fn migrated<'env>(env: &'env Env, step: &crate::store::Step) -> Result<Unknown<'env>> {
+    let mut moved = env.create_array(u32::try_from(step.moved.len()).unwrap_or(u32::MAX))?;
+    for (i, m) in step.moved.iter().enumerate() {
+        let row = [m.app.as_str(), m.old.as_str(), m.new.as_str()];
+        moved.set(u32::try_from(i).unwrap_or(u32::MAX), row.to_vec())?;
+    }
+    let mut object = Object::new(env)?;
+    object.set_named_property("cursor", step.cursor.as_str())?;
+    object.set_named_property("moved", moved)?;
+    object.into_unknown(env)
 }
 
 /// A missing session: `{}` for callers of v3, `null` for v4.

@@ -311,6 +311,28 @@ impl NativeSessions {
             .settled(env, style(legacy), Ok(Output::Nothing))
     }
 
+    /// One step of copying this standalone instance's sessions into the
+    /// cluster instance `target` (the migrate-to-cluster command).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<{ cursor: string; moved: [string, string, string][] }>"
+    )]
+    pub fn migrate_step<'env>(
+        &self,
+        env: &'env Env,
+        target: &NativeSessions,
+        cursor: String,
+    ) -> Answer<'env> {
+        let stores = self
+            .store
+            .clone()
+            .and_then(|from| Ok((from, target.store.clone()?)));
+        self.settler.spawn(env, Style::Promise, async move {
+            let (from, to) = stores?;
+            from.migrate_step(&to, &cursor).await.map(Output::Migrated)
+        })
+    }
+
     #[napi(getter, catch_unwind)]
     pub fn connected(&self) -> bool {
         self.store.as_ref().is_ok_and(|s| s.is_connected())
