@@ -90,6 +90,29 @@ describe('Redis Cluster', () => {
     })
   }
 
+  it('caches are invalidated across instances through the cluster', async () => {
+    const a = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'cc', cachetime: 30 })
+    const b = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'cc', cachetime: 30 })
+    try {
+      const tokens = []
+      for (let i = 0; i < 8; i++) tokens.push((await a.create({ app: 'cacheapp', id: `u${i}`, ip: '1', d: { v: 0 } })).token)
+      await sleep(300) // both subscriptions are up
+      for (const token of tokens) {
+        assert.equal((await a.get({ app: 'cacheapp', token })).d.v, 0)
+        assert.equal((await a.get({ app: 'cacheapp', token })).r, 1, 'the second read came from the cache')
+        await b.set({ app: 'cacheapp', token, d: { v: 1 } })
+      }
+      await sleep(100)
+      for (const token of tokens) assert.equal((await a.get({ app: 'cacheapp', token })).d.v, 1)
+      await b.killall({ app: 'cacheapp' })
+      await sleep(100)
+      for (const token of tokens) assert.equal(await a.get({ app: 'cacheapp', token }), null)
+    } finally {
+      await a.quit()
+      await b.quit()
+    }
+  })
+
   it('3,000 sessions of 1,000 ids in one app: every master holds at least 20% of the keys', { timeout: 60_000 }, async (t) => {
     const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'spread' })
     try {
