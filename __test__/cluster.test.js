@@ -90,6 +90,21 @@ describe('Redis Cluster', () => {
     })
   }
 
+  it('the scripts are loaded on every master when the connection opens', async () => {
+    const masters = await cluster.masterPorts()
+    for (const port of masters) await cli(port, 'SCRIPT', 'FLUSH')
+    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0 })
+    try {
+      assert.equal(await rs.ping(), 'PONG')
+      for (const port of masters) {
+        const scripts = Number(/number_of_cached_scripts:(\d+)/.exec(await cli(port, 'INFO', 'memory'))[1])
+        assert.equal(scripts, 6, `master ${port}`)
+      }
+    } finally {
+      await rs.quit()
+    }
+  })
+
   it('caches are invalidated across instances through the cluster', async () => {
     const a = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'cc', cachetime: 30 })
     const b = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'cc', cachetime: 30 })

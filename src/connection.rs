@@ -146,12 +146,7 @@ impl Connection {
         self.record(&outcome);
         let mut manager =
             outcome.inspect_err(|err| *last_failure = Some((Instant::now(), err.clone())))?;
-        // Best effort: a script that is not loaded is loaded on first use.
-        let mut load = redis::pipe();
-        for source in crate::scripts::ALL {
-            load.cmd("SCRIPT").arg("LOAD").arg(*source).ignore();
-        }
-        let _: redis::RedisResult<()> = load.query_async(&mut manager).await;
+        load_scripts(&mut manager).await;
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
@@ -249,5 +244,29 @@ impl Connection {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+    }
+}
+
+/// Loads every script, so that even the first call of each is one EVALSHA.
+/// Best effort: a script that is not loaded is loaded on first use.
+async fn load_scripts(conn: &mut Conn) {
+    match conn {
+        Conn::Single(_) => {
+            let mut load = redis::pipe();
+            for source in crate::scripts::ALL {
+                load.cmd("SCRIPT").arg("LOAD").arg(*source).ignore();
+            }
+            let _: redis::RedisResult<()> = load.query_async(conn).await;
+        }
+        // A pipeline goes to one node; a lone SCRIPT LOAD goes to every node.
+        Conn::Cluster(_) => {
+            for source in crate::scripts::ALL {
+                let _: redis::RedisResult<Value> = redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(*source)
+                    .query_async(conn)
+                    .await;
+            }
+        }
     }
 }
