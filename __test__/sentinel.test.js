@@ -54,6 +54,17 @@ describe('Sentinel', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
+  it('a write to a replica is a connection error that says so (it makes the next call ask the Sentinels again)', async () => {
+    const rs = new RedisSessions({ port: replica.port, wipe: 0 })
+    try {
+      await assert.rejects(rs.create({ app: 'sentapp', id: 'x', ip: '1' }), { name: 'redisConnectionError', message: /read-only replica/ })
+      // A script that writes nothing (no such session) runs on a replica as well.
+      assert.equal(await rs.set({ app: 'sentapp', token: 'a'.repeat(64), d: { a: 1 } }), null)
+    } finally {
+      await rs.quit()
+    }
+  })
+
   it('follows a failover: sessions written before it are read after it, within 5 s of the promotion', { timeout: 60_000 }, async (t) => {
     const rs = new RedisSessions({
       wipe: 0,

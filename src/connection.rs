@@ -1,8 +1,10 @@
 //! One multiplexed Redis connection per instance (per node in a cluster),
-//! opened on first use and reopened by redis-rs after a drop. Concurrent calls
-//! share it, so their commands are pipelined onto one socket.
+//! opened on first use. Standalone, redis-rs reopens it after a drop; behind
+//! Sentinel or in a cluster a failed command makes the next call open a new
+//! one, since the old address may lead to a dead or demoted node. Concurrent
+//! calls share it, so their commands are pipelined onto one socket.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -26,16 +28,24 @@ pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
 
 /// A connection to one Redis, or to a cluster that routes each command by its key.
 #[derive(Clone)]
-pub enum Conn {
+enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
+/// The shared connection, numbered so that a failure seen on an older one
+/// does not throw away its replacement.
+#[derive(Clone)]
+pub struct Conn {
+    link: Link,
+    generation: u64,
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(conn) => conn.req_packed_command(cmd),
-            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        match &mut self.link {
+            Link::Single(conn) => conn.req_packed_command(cmd),
+            Link::Cluster(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -45,16 +55,16 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        match &mut self.link {
+            Link::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(conn) => conn.get_db(),
-            Self::Cluster(conn) => conn.get_db(),
+        match &self.link {
+            Link::Single(conn) => conn.get_db(),
+            Link::Cluster(conn) => conn.get_db(),
         }
     }
 }
@@ -66,6 +76,7 @@ pub struct Connection {
     manager_config: ConnectionManagerConfig,
     connect_timeout: std::time::Duration,
     current: Mutex<Option<Conn>>,
+    generations: AtomicU64,
     /// Held while connecting; holds the failure of the last attempt, so the
     /// callers that queued behind it share it instead of each waiting a timeout.
     connecting: tokio::sync::Mutex<Option<(Instant, SessionError)>>,
@@ -93,6 +104,7 @@ impl Connection {
             manager_config,
             connect_timeout: config.connect_timeout,
             current: Mutex::new(None),
+            generations: AtomicU64::new(0),
             connecting: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             up: AtomicBool::new(false),
@@ -112,13 +124,13 @@ impl Connection {
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
-        if let Some(manager) = self.current() {
-            return Ok(manager);
+        if let Some(conn) = self.current() {
+            return Ok(conn);
         }
         let queued_at = Instant::now();
         let mut last_failure = self.connecting.lock().await;
-        if let Some(manager) = self.current() {
-            return Ok(manager);
+        if let Some(conn) = self.current() {
+            return Ok(conn);
         }
         if let Some((failed_at, err)) = last_failure.as_ref() {
             if *failed_at >= queued_at {
@@ -127,15 +139,18 @@ impl Connection {
         }
         let connect = async {
             if let Source::Cluster { client, .. } = &self.source {
-                return client.get_async_connection().await.map(Conn::Cluster);
+                return client.get_async_connection().await.map(Link::Cluster);
             }
             let client = self.source.client().await?;
             ConnectionManager::new_with_config(client, self.manager_config.clone())
                 .await
-                .map(Conn::Single)
+                .map(Link::Single)
         };
         let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
-            Ok(Ok(manager)) => Ok(manager),
+            Ok(Ok(link)) => Ok(Conn {
+                link,
+                generation: self.generations.fetch_add(1, Ordering::AcqRel) + 1,
+            }),
             Ok(Err(err)) => Err(SessionError::Connection(err.to_string())),
             Err(_) => Err(SessionError::Connection(format!(
                 "no connection to {} within {} ms",
@@ -143,41 +158,56 @@ impl Connection {
                 self.connect_timeout.as_millis()
             ))),
         };
-        self.record(&outcome);
-        let mut manager =
+        self.record(None, &outcome);
+        let mut conn =
             outcome.inspect_err(|err| *last_failure = Some((Instant::now(), err.clone())))?;
-        load_scripts(&mut manager).await;
+        load_scripts(&mut conn).await;
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(manager.clone());
-        Ok(manager)
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        Ok(conn)
     }
 
-    /// Notes what a command's outcome says about the connection, telling the
-    /// listener when that changes.
-    pub fn record<T>(&self, outcome: &Result<T>) {
+    /// Runs one exchange on the shared connection, noting what it says about it.
+    pub async fn exec<T>(
+        &self,
+        exchange: impl AsyncFnOnce(&mut Conn) -> redis::RedisResult<T>,
+    ) -> Result<T> {
+        let mut conn = self.get().await?;
+        let outcome = exchange(&mut conn).await.map_err(SessionError::from);
+        self.record(Some(&conn), &outcome);
+        outcome
+    }
+
+    /// Notes what a command's outcome on `used` says about the connection,
+    /// telling the listener when that changes. A failure on a connection that
+    /// was already replaced says nothing about the current one.
+    pub fn record<T>(&self, used: Option<&Conn>, outcome: &Result<T>) {
         match outcome {
             Ok(_) => self.mark_up(),
             Err(SessionError::Connection(message)) => {
-                self.forget_master();
-                self.mark_down(message);
-            }
-            Err(SessionError::Redis(message)) if message.contains("READONLY") => {
-                self.forget_master();
+                if used.is_none_or(|conn| self.forget_current(conn.generation)) {
+                    self.mark_down(message);
+                }
             }
             Err(_) => {}
         }
     }
 
-    /// After a failover the old address leads nowhere, or to a replica:
-    /// the next call asks the Sentinels again.
-    fn forget_master(&self) {
-        if self.source.follows_failover() {
-            self.current
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
+    /// Behind Sentinel or in a cluster, drops the connection that failed, so
+    /// the next call asks again where the master is or which node serves
+    /// which slots. False when a newer connection has replaced it already.
+    fn forget_current(&self, generation: u64) -> bool {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        match current.as_ref() {
+            Some(conn) if conn.generation != generation => false,
+            Some(_) if self.source.follows_failover() => {
+                current.take();
+                true
+            }
+            Some(_) => true,
+            None => !self.source.follows_failover(),
         }
     }
 
@@ -217,10 +247,10 @@ impl Connection {
                 return;
             }
             if !self.is_connected() {
-                if let Ok(mut manager) = self.get().await {
+                if let Ok(mut conn) = self.get().await {
                     let pong: redis::RedisResult<String> =
-                        redis::cmd("PING").query_async(&mut manager).await;
-                    self.record(&pong.map_err(SessionError::from));
+                        redis::cmd("PING").query_async(&mut conn).await;
+                    self.record(Some(&conn), &pong.map_err(SessionError::from));
                 }
             }
             tokio::time::sleep(every).await;
@@ -250,8 +280,8 @@ impl Connection {
 /// Loads every script, so that even the first call of each is one EVALSHA.
 /// Best effort: a script that is not loaded is loaded on first use.
 async fn load_scripts(conn: &mut Conn) {
-    match conn {
-        Conn::Single(_) => {
+    match conn.link {
+        Link::Single(_) => {
             let mut load = redis::pipe();
             for source in crate::scripts::ALL {
                 load.cmd("SCRIPT").arg("LOAD").arg(*source).ignore();
@@ -259,7 +289,7 @@ async fn load_scripts(conn: &mut Conn) {
             let _: redis::RedisResult<()> = load.query_async(conn).await;
         }
         // A pipeline goes to one node; a lone SCRIPT LOAD goes to every node.
-        Conn::Cluster(_) => {
+        Link::Cluster(_) => {
             for source in crate::scripts::ALL {
                 let _: redis::RedisResult<Value> = redis::cmd("SCRIPT")
                     .arg("LOAD")

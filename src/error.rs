@@ -45,6 +45,18 @@ impl SessionError {
 
 impl From<redis::RedisError> for SessionError {
     fn from(err: redis::RedisError) -> Self {
+        // A demoted master (after a failover) refuses writes; treated as a
+        // lost connection so the next call looks for the new master. In a
+        // script or a transaction the code arrives inside the message.
+        if matches!(
+            err.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        ) || ["READONLY", "ReadOnly:"]
+            .iter()
+            .any(|code| err.to_string().contains(code))
+        {
+            return Self::Connection(format!("the server is a read-only replica: {err}"));
+        }
         if err.is_io_error()
             || err.is_connection_dropped()
             || err.is_connection_refusal()

@@ -83,19 +83,20 @@ impl Store {
         })
     }
 
-    async fn conn(&self) -> Result<Conn> {
-        self.conn.get().await
+    /// Runs `work` on every group of keys at once: the one group of the
+    /// reference's layout, or every bucket of the cluster layout.
+    async fn each_bucket<'a, T, Fut>(&'a self, work: impl FnMut(&'a Keys) -> Fut) -> Result<Vec<T>>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        try_join_all(self.layout.all().iter().map(work)).await
     }
 
-    /// Runs one Redis exchange, noting what it says about the connection.
     async fn exec<T>(
         &self,
         exchange: impl AsyncFnOnce(&mut Conn) -> redis::RedisResult<T>,
     ) -> Result<T> {
-        let mut conn = self.conn().await?;
-        let outcome = exchange(&mut conn).await.map_err(SessionError::from);
-        self.conn.record(&outcome);
-        outcome
+        self.conn.exec(exchange).await
     }
 
     /// A `get` answered from the cache, without Redis: `Ok(None)` when the
@@ -328,13 +329,7 @@ impl Store {
     /// in cluster mode every bucket at once.
     pub async fn killall(&self, args: &Args) -> Result<i64> {
         let app = validate::app(&args.app)?;
-        let counts = try_join_all(
-            self.layout
-                .all()
-                .iter()
-                .map(|keys| self.killall_in(keys, app)),
-        )
-        .await;
+        let counts = self.each_bucket(|keys| self.killall_in(keys, app)).await;
         if let Some(cache) = &self.cache {
             cache.remove_app(app, None);
         }
@@ -381,46 +376,57 @@ impl Store {
             .await
     }
 
-    /// Most recently used first; in cluster mode each bucket's answer is
-    /// merged by idle time.
+    /// Most recently used first, as `ZREVRANGEBYSCORE` orders `_sessions`;
+    /// in cluster mode the buckets' answers are merged in that same order.
     pub async fn soapp(&self, args: &Args, style: Style) -> Result<Vec<Session>> {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
         let now = now_secs();
         let since = number_to_string(now as f64 - window);
-        let parts = try_join_all(
-            self.layout
-                .all()
-                .iter()
-                .map(|keys| self.soapp_in(keys, app, &since, now)),
-        )
-        .await?;
-        let mut sessions = parts.concat();
-        if self.layout.all().len() > 1 {
-            sessions.sort_by(|a, b| a.idle.total_cmp(&b.idle));
+        let parts = self
+            .each_bucket(|keys| self.soapp_in(keys, app, &since, now))
+            .await?;
+        let buckets = parts.len();
+        let mut ranked = parts.concat();
+        if buckets > 1 {
+            ranked.sort_by(|(score_a, member_a, _), (score_b, member_b, _)| {
+                score_b
+                    .total_cmp(score_a)
+                    .then_with(|| member_b.cmp(member_a))
+            });
         }
-        Ok(sessions)
+        Ok(ranked.into_iter().map(|(_, _, session)| session).collect())
     }
 
+    /// One bucket's live sessions in the window, with their `_sessions` score and member.
     async fn soapp_in(
         &self,
         keys: &Keys,
         app: &str,
         since: &str,
         now: u64,
-    ) -> Result<Vec<Session>> {
+    ) -> Result<Vec<(f64, String, Session)>> {
         let mut range = redis::cmd("ZREVRANGEBYSCORE");
-        range.arg(keys.app_sessions(app)).arg("+inf").arg(since);
-        let members: Vec<String> = self
+        range
+            .arg(keys.app_sessions(app))
+            .arg("+inf")
+            .arg(since)
+            .arg("WITHSCORES");
+        let members: Vec<(String, f64)> = self
             .exec(async |conn| range.query_async(conn).await)
             .await?;
-        let tokens = members.iter().map(|member| {
+        let tokens = members.iter().map(|(member, _)| {
             keys::split_app_member(member).map_or_else(
                 || member.split(':').next().unwrap_or_default(),
                 |(token, _)| token,
             )
         });
-        self.read_sessions(keys, app, tokens, now).await
+        let rows = self.read_rows(keys, app, tokens, now).await?;
+        Ok(members
+            .into_iter()
+            .zip(rows)
+            .filter_map(|((member, score), row)| row.map(|session| (score, member, session)))
+            .collect())
     }
 
     /// The live sessions among `tokens`, read in one pipeline: with the read
@@ -434,6 +440,18 @@ impl Store {
         tokens: impl Iterator<Item = &str>,
         now: u64,
     ) -> Result<Vec<Session>> {
+        let rows = self.read_rows(keys, app, tokens, now).await?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// The sessions of `tokens`, in their order; `None` for a missing or dead one.
+    async fn read_rows(
+        &self,
+        keys: &Keys,
+        app: &str,
+        tokens: impl Iterator<Item = &str>,
+        now: u64,
+    ) -> Result<Vec<Option<Session>>> {
         let mut reads = redis::pipe();
         for token in tokens {
             reads
@@ -447,13 +465,9 @@ impl Store {
         let rows: Vec<Vec<Option<String>>> = self
             .exec(async |conn| reads.query_async(conn).await)
             .await?;
-        let mut sessions = Vec::with_capacity(rows.len());
-        for fields in rows {
-            if let Some(session) = session::decode(&fields, now as f64)? {
-                sessions.push(session);
-            }
-        }
-        Ok(sessions)
+        rows.iter()
+            .map(|fields| session::decode(fields, now as f64))
+            .collect()
     }
 
     /// Unique ids active in the window: an id lives in one bucket only, so
@@ -462,15 +476,16 @@ impl Store {
         let app = validate::app(&args.app)?;
         let window = validate::window(args, style)?;
         let since = number_to_string(now_secs() as f64 - window);
-        let counts = try_join_all(self.layout.all().iter().map(|keys| {
-            let mut command = redis::cmd("ZCOUNT");
-            command.arg(keys.app_users(app)).arg(&since).arg("+inf");
-            async move {
-                self.exec(async |conn| command.query_async::<i64>(conn).await)
-                    .await
-            }
-        }))
-        .await?;
+        let counts = self
+            .each_bucket(|keys| {
+                let mut command = redis::cmd("ZCOUNT");
+                command.arg(keys.app_users(app)).arg(&since).arg("+inf");
+                async move {
+                    self.exec(async |conn| command.query_async::<i64>(conn).await)
+                        .await
+                }
+            })
+            .await?;
         Ok(counts.into_iter().sum())
     }
 

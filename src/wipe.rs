@@ -29,44 +29,46 @@ pub fn start(conn: Arc<Connection>, layout: Layout, every: Duration) -> AbortHan
 }
 
 /// Removes every session whose expiry has passed, bucket by bucket in
-/// cluster mode. Returns how many it removed, or `None` when another instance
-/// holds this period's lock.
+/// cluster mode. Returns how many expired entries it went through, or `None`
+/// when another instance holds this period's lock.
 pub async fn wipe_once(
     conn: &Connection,
     layout: &Layout,
     period: Duration,
 ) -> Result<Option<usize>> {
-    let mut redis = conn.get().await?;
     let lock_ms = u64::try_from(period.as_millis().saturating_sub(500))
         .unwrap_or(u64::MAX)
         .max(1);
-    let locked: Option<String> = redis::cmd("SET")
-        .arg(layout.base().wipe_lock())
-        .arg(now_millis())
-        .arg("NX")
-        .arg("PX")
-        .arg(lock_ms)
-        .query_async(&mut redis)
-        .await?;
-    if locked.is_none() {
-        return Ok(None);
-    }
-    let mut total = 0;
-    for keys in layout.all() {
-        loop {
-            let seen: usize = scripts::WIPE
-                .key(keys.all_sessions())
-                .arg(now_secs())
-                .arg(keys.prefix())
-                .arg(layout.base().cache_channel())
-                .arg(BATCH)
-                .invoke_async(&mut redis)
-                .await?;
-            total += seen;
-            if seen < BATCH {
-                break;
+    conn.exec(async |redis| {
+        let locked: Option<String> = redis::cmd("SET")
+            .arg(layout.base().wipe_lock())
+            .arg(now_millis())
+            .arg("NX")
+            .arg("PX")
+            .arg(lock_ms)
+            .query_async(redis)
+            .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+        let mut total = 0;
+        for keys in layout.all() {
+            loop {
+                let seen: usize = scripts::WIPE
+                    .key(keys.all_sessions())
+                    .arg(now_secs())
+                    .arg(keys.prefix())
+                    .arg(layout.base().cache_channel())
+                    .arg(BATCH)
+                    .invoke_async(redis)
+                    .await?;
+                total += seen;
+                if seen < BATCH {
+                    break;
+                }
             }
         }
-    }
-    Ok(Some(total))
+        Ok(Some(total))
+    })
+    .await
 }
