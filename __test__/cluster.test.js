@@ -213,11 +213,16 @@ describe('Redis Cluster', () => {
     } finally {
       reference.redis.quit()
     }
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(__dirname, '..', 'bin', 'migrate-to-cluster.js'),
+    const migrate = () => promisify(execFile)(process.execPath, [path.join(__dirname, '..', 'bin', 'migrate-to-cluster.js'),
       '--from', single.url, '--to', `redis://127.0.0.1:${cluster.nodes[0].port}`, '--namespace', 'mig'])
+    const { stdout, stderr } = await migrate()
     const moved = stdout.trim().split('\n').map((line) => JSON.parse(line))
     assert.match(stderr, /copied 80 sessions/)
     assert.equal(moved.length, 80, 'every live session, and not the expired one')
+    for (const { old, new: token } of moved) assert.equal(token.slice(2), old.slice(2), 'the old token with its bucket in front')
+    const again = await migrate()
+    assert.deepEqual(again.stdout.trim().split('\n').map((line) => JSON.parse(line)).sort((a, b) => a.old.localeCompare(b.old)),
+      [...moved].sort((a, b) => a.old.localeCompare(b.old)), 'a second run copies the same sessions onto themselves')
     const rs = new RedisSessions({ cluster: cluster.seeds, namespace: 'mig', wipe: 0 })
     try {
       for (const { app, old, new: token } of moved) {

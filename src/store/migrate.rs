@@ -1,16 +1,17 @@
 //! Copying sessions from the reference's layout (a standalone Redis) into
-//! cluster mode's, for moving a deployment to Redis Cluster. Sessions get new
-//! tokens there: a cluster token names its bucket.
+//! cluster mode's, for moving a deployment to Redis Cluster. A cluster token
+//! names its bucket in its first two characters, so each session gets its old
+//! token with those two replaced: copying again writes the same keys, and a
+//! session the scan returns twice is copied once.
 
 use futures_util::future::try_join_all;
 
 use super::Store;
-use crate::clock::{now_millis, now_secs};
+use crate::clock::now_secs;
 use crate::error::{Result, SessionError};
 use crate::js::to_number;
 use crate::keys;
 use crate::layout::Layout;
-use crate::token;
 
 /// How many `SESSIONS` entries one step reads.
 const STEP: usize = 500;
@@ -38,7 +39,8 @@ fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
-/// The reference's rule: a session lives while its idle time is within its ttl.
+/// The reference's rule, as in `session::decode` and `load_live` in Lua: a
+/// session lives while its idle time is within its ttl.
 fn is_live(fields: &Fields, now: f64) -> bool {
     field(fields, "id").is_some()
         && to_number(field(fields, "ttl")) >= now - to_number(field(fields, "la"))
@@ -87,7 +89,7 @@ impl Store {
                 is_live(fields, now) && field(fields, "id") == Some(id)
             })
             .map(|((app, token, id, expires), fields)| async move {
-                let new = target.import(app, id, fields, expires).await?;
+                let new = target.import(app, token, id, fields, expires).await?;
                 Ok::<_, SessionError>(Moved {
                     app: (*app).to_owned(),
                     old: (*token).to_owned(),
@@ -100,10 +102,18 @@ impl Store {
         })
     }
 
-    /// Writes a session as it was, under a new token, with its indexes.
-    async fn import(&self, app: &str, id: &str, fields: &Fields, expires: &str) -> Result<String> {
+    /// Writes a session as it was, with its indexes, under its token marked
+    /// with its bucket.
+    async fn import(
+        &self,
+        app: &str,
+        old: &str,
+        id: &str,
+        fields: &Fields,
+        expires: &str,
+    ) -> Result<String> {
         let keys = self.layout.for_id(id);
-        let mut token = token::create(now_millis())?;
+        let mut token = old.to_owned();
         self.layout.mark_token(&mut token, id);
         let la = field(fields, "la").unwrap_or("0");
         let mut pipe = redis::pipe();
