@@ -191,6 +191,14 @@ mod tests {
                 ..
             }
         ));
+        let insecure_url = config(RawOptions {
+            url: Some("rediss://localhost:6390/#insecure".to_owned()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            info(&insecure_url).addr(),
+            ConnectionAddr::TcpTls { insecure: true, .. }
+        ));
         let by_options = config(RawOptions {
             port: Some(6390.0),
             tls: Some(RawTls {

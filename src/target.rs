@@ -117,6 +117,21 @@ pub fn node_url(node: &RawNode) -> Result<String> {
     }
 }
 
+fn node_info(node: &RawNode, what: &str) -> Result<ConnectionInfo> {
+    let url = node_url(node)?;
+    url.as_str()
+        .into_connection_info()
+        .map_err(|err| invalid(format!("bad {what} {url}: {err}")))
+}
+
+/// A client for one server, over TLS with the given certificates if any.
+fn node_client(info: &ConnectionInfo, tls: Option<&Tls>) -> RedisResult<Client> {
+    match tls {
+        Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
+        None => Client::open(info.clone()),
+    }
+}
+
 pub fn valid_port(port: f64) -> Result<u16> {
     if (1.0..=65535.0).contains(&port) && port.fract() == 0.0 {
         Ok(port as u16)
@@ -151,11 +166,14 @@ impl Target {
         sentinel: Option<&RawSentinel>,
         cluster: Option<&[RawNode]>,
     ) -> Result<Self> {
-        let url_asks_tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
-        let tls = match (tls, url_asks_tls) {
+        let tls = match (tls, info.addr()) {
             (Some(raw), _) => Some(Tls::from_raw(raw)?),
-            (None, true) => Some(Tls::from_raw(&RawTls::default())?),
-            (None, false) => None,
+            // `rediss://host/#insecure` asks not to verify the certificate.
+            (None, ConnectionAddr::TcpTls { insecure, .. }) => Some(Tls {
+                insecure: *insecure,
+                ..Tls::from_raw(&RawTls::default())?
+            }),
+            (None, _) => None,
         };
         if tls.is_some() {
             ensure_crypto_provider();
@@ -189,13 +207,7 @@ impl Target {
         let sentinels = sentinel
             .sentinels
             .iter()
-            .map(|node| {
-                let url = node_url(node)?;
-                url.as_str()
-                    .into_connection_info()
-                    .map(|info| info.addr().clone())
-                    .map_err(|err| invalid(format!("bad Sentinel address {url}: {err}")))
-            })
+            .map(|node| node_info(node, "Sentinel address").map(|info| info.addr().clone()))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::Sentinel {
             service,
@@ -217,11 +229,7 @@ impl Target {
         let nodes = nodes
             .iter()
             .map(|node| {
-                let url = node_url(node)?;
-                let info = url
-                    .as_str()
-                    .into_connection_info()
-                    .map_err(|err| invalid(format!("bad cluster node {url}: {err}")))?;
+                let info = node_info(node, "cluster node")?;
                 let mut redis = info.redis_settings().clone();
                 let given = settings.redis_settings();
                 if let Some(user) = given.username().filter(|_| redis.username().is_none()) {
@@ -277,15 +285,9 @@ impl Source {
         command_timeout: Duration,
     ) -> Result<Self> {
         match target {
-            Target::Standalone { info, tls } => {
-                let client = match tls {
-                    Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
-                    None => Client::open(info.clone()),
-                };
-                client
-                    .map(Self::Client)
-                    .map_err(|err| invalid(err.to_string()))
-            }
+            Target::Standalone { info, tls } => node_client(info, tls.as_ref())
+                .map(Self::Client)
+                .map_err(|err| invalid(err.to_string())),
             Target::Sentinel {
                 service,
                 sentinels,
@@ -318,6 +320,15 @@ impl Source {
                     builder = builder
                         .set_client_to_redis_tls_mode(tls.mode())
                         .set_client_to_redis_certificates(tls.certificates.clone());
+                    // Sentinels given as rediss:// URLs are reached with the same certificates.
+                    if sentinels
+                        .iter()
+                        .any(|addr| matches!(addr, ConnectionAddr::TcpTls { .. }))
+                    {
+                        builder = builder
+                            .set_client_to_sentinel_tls_mode(tls.mode())
+                            .set_client_to_sentinel_certificates(tls.certificates.clone());
+                    }
                 }
                 let client = builder.build().map_err(|err| invalid(err.to_string()))?;
                 Ok(Self::Sentinel(tokio::sync::Mutex::new(client)))
@@ -341,10 +352,7 @@ impl Source {
                 let client = builder.build().map_err(|err| invalid(err.to_string()))?;
                 let nodes = nodes
                     .iter()
-                    .map(|info| match tls {
-                        Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
-                        None => Client::open(info.clone()),
-                    })
+                    .map(|info| node_client(info, tls.as_ref()))
                     .collect::<RedisResult<Vec<_>>>()
                     .map_err(|err| invalid(err.to_string()))?;
                 Ok(Self::Cluster {

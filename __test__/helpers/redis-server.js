@@ -2,6 +2,9 @@
 // Starts a throwaway redis-server on a free loopback port for a test file.
 const { spawn, spawnSync } = require('node:child_process')
 const net = require('node:net')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -48,7 +51,9 @@ async function waitForPing(port, deadline) {
 async function startRedis({ port, dir, args = [] } = {}) {
   assertInstalled()
   port = port ?? (await freePort())
-  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no']
+  // Without a dir of the caller's, a throwaway one: a replica still writes the RDB it syncs from.
+  const scratch = dir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'rs-redis-'))
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no', '--dir', scratch]
   const config = args[0] && !args[0].startsWith('--') ? [args.shift()] : []
   const child = spawn('redis-server', [
     ...config, '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
@@ -63,6 +68,7 @@ async function startRedis({ port, dir, args = [] } = {}) {
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       await exited
+      if (scratch) fs.rmSync(scratch, { recursive: true, force: true })
     },
   }
 }

@@ -296,6 +296,7 @@ impl NativeSessions {
         if let Ok(store) = &self.store {
             store.quit();
         }
+        self.settler.close();
         let objects = std::mem::take(
             &mut self
                 .objects
@@ -306,7 +307,6 @@ impl NativeSessions {
         for (_, (_, object)) in objects {
             object.unref(env)?;
         }
-        self.settler.close();
         self.settler
             .settled(env, style(legacy), Ok(Output::Nothing))
     }

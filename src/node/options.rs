@@ -127,7 +127,7 @@ pub fn read_options(
         raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
         raw.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
         let cluster = get(&object, "cluster")?;
-        if cluster.get_type()? != ValueType::Undefined {
+        if cluster.coerce_to_bool()? {
             raw.cluster = Some(read_nodes(&cluster)?);
         }
         if let Some(existing) = as_object(&get(&object, "client")?)? {
