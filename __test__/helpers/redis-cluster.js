@@ -14,7 +14,11 @@ const cli = (port, ...args) => promisify(execFile)('redis-cli', ['-p', String(po
 
 /** Each node's view of the cluster: [{id, port, role, masterId, slots}]. */
 async function clusterNodes(port) {
-  return (await cli(port, 'CLUSTER', 'NODES')).trim().split('\n').map((line) => {
+  return parseNodes(await cli(port, 'CLUSTER', 'NODES'))
+}
+
+function parseNodes(text) {
+  return text.trim().split('\n').map((line) => {
     const [id, address, flags, masterId, , , , link, ...slots] = line.split(' ')
     return {
       id,
@@ -37,7 +41,11 @@ async function waitFor(what, check, timeoutMs = 20_000) {
   }
 }
 
-async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000 } = {}) {
+/** `password`: every node requires it (and replicas use it with their masters). */
+async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, password } = {}) {
+  const auth = password ? ['-a', password, '--no-auth-warning'] : []
+  const ask = (port, ...args) => cli(port, ...auth, ...args)
+  const clusterView = async (port) => parseNodes(await ask(port, 'CLUSTER', 'NODES'))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-cluster-'))
   const nodes = []
   for (let i = 0; i < masters * (1 + replicas); i++) {
@@ -49,19 +57,20 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000 } 
       args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(nodeDir, 'nodes.conf'),
         '--cluster-node-timeout', String(nodeTimeoutMs), '--dir', nodeDir,
         // A replica whose link to its master is young may fail over all the same.
-        '--cluster-replica-validity-factor', '0'],
+        '--cluster-replica-validity-factor', '0',
+        ...(password ? ['--requirepass', password, '--masterauth', password] : [])],
     }))
   }
-  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+  await promisify(execFile)('redis-cli', [...auth, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
     '--cluster-replicas', String(replicas), '--cluster-yes'])
   const ready = async () => {
     for (const node of nodes) {
       if (node.child.exitCode !== null || node.child.signalCode !== null) continue
-      if (!/cluster_state:ok/.test(await cli(node.port, 'CLUSTER', 'INFO'))) return false
-      const view = await clusterNodes(node.port)
+      if (!/cluster_state:ok/.test(await ask(node.port, 'CLUSTER', 'INFO'))) return false
+      const view = await clusterView(node.port)
       if (view.filter((n) => n.role === 'master' && n.slots.length > 0).length !== masters) return false
       if (view.some((n) => !n.connected && !n.failed)) return false
-      const replication = await cli(node.port, 'INFO', 'replication')
+      const replication = await ask(node.port, 'INFO', 'replication')
       if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false
     }
     return true
@@ -73,7 +82,7 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000 } 
     seeds: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
     /** The ports of the nodes that serve slots now. */
     async masterPorts(viaPort = nodes.find((n) => n.child.exitCode === null && n.child.signalCode === null).port) {
-      return (await clusterNodes(viaPort)).filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0).map((n) => n.port)
+      return (await clusterView(viaPort)).filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0).map((n) => n.port)
     },
     client() {
       return new Redis.Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } })
