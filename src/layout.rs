@@ -149,6 +149,18 @@ mod tests {
         }
     }
 
+    /// The layout is a stored format: deployments depend on these exact names.
+    #[test]
+    fn the_layout_is_pinned() {
+        let layout = Layout::cluster("rs");
+        assert_eq!(layout.all()[5].prefix(), "{rs:5:133}:");
+        assert_eq!(bucket_of_id("alice"), usize::from(crc16(b"alice")) % 64);
+        assert_eq!(layout.base().cache_channel(), "rs:cache");
+        assert_eq!(layout.base().wipe_lock(), "rs:_wipelock");
+        assert_eq!(bucket_of_token(&format!("BC{}", "x".repeat(62))), Some(63));
+        assert_eq!(bucket_of_token(&format!("BD{}", "x".repeat(62))), None);
+    }
+
     #[test]
     fn a_token_carries_the_bucket_of_its_id() {
         let layout = Layout::cluster("rs");
