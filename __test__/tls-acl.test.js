@@ -84,6 +84,20 @@ describe('TLS', () => {
     await roundTrip(new RedisSessions({ port: tlsPort, wipe: 0, options: { tls: { ca: certs.otherCa, cert: certs.cert, key: certs.key, rejectUnauthorized: false } } }))
   })
 
+  it('Sentinels and cluster nodes given as rediss:// URLs alone get TLS errors, not a crash', async () => {
+    for (const options of [
+      { sentinel: { name: 'mymaster', sentinels: [`rediss://127.0.0.1:${tlsPort}`] } },
+      { cluster: [`rediss://127.0.0.1:${tlsPort}`] },
+    ]) {
+      const rs = new RedisSessions({ wipe: 0, connectTimeout: 2000, ...options })
+      const err = await rs.ping().then(() => null, (e) => e)
+      assert.ok(err instanceof Error, JSON.stringify(options))
+      assert.equal(err.name, 'redisConnectionError', err.message)
+      assert.doesNotMatch(err.message, /panic/)
+      await rs.quit()
+    }
+  })
+
   it('half a client certificate is an invalidOptions error', async () => {
     const rs = new RedisSessions({ port: tlsPort, wipe: 0, options: { tls: { cert: certs.cert } } })
     await assert.rejects(rs.ping(), { name: 'invalidOptions', message: /cert and key/ })

@@ -100,7 +100,11 @@ impl Tls {
     }
 }
 
-/// rustls needs a process-wide crypto provider before its first handshake.
+/// rustls takes its crypto provider from its crate features (ring here), and
+/// its config builder panics when it cannot tell which: installed explicitly,
+/// so that a second provider feature enabled anywhere in the dependency tree
+/// cannot turn a handshake into a panic. The rustls linked into this addon is
+/// its own copy, so this touches no other library of the process.
 fn ensure_crypto_provider() {
     // An error means one is installed already, which is all that is needed.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,9 +179,8 @@ impl Target {
             }),
             (None, _) => None,
         };
-        if tls.is_some() {
-            ensure_crypto_provider();
-        }
+        // Always: cluster nodes or Sentinels may be rediss:// URLs on their own.
+        ensure_crypto_provider();
         if let Some(nodes) = cluster {
             if sentinel.is_some() {
                 return Err(invalid("cluster and sentinel cannot be used together"));
