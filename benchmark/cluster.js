@@ -16,6 +16,7 @@ const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { fork, spawnSync, execFile, execFileSync } = require('node:child_process')
 const W = require('./workloads')
+const { clkTck, cpuTicks, machineTicks, invoker, drive, pool, percentile, median, int, time, table } = require('./measure')
 // The servers the orchestrator starts, and their CLI.
 const { startRedis } = require('../__test__/helpers/redis-server')
 const { startCluster, cli, clusterNodes } = require('../__test__/helpers/redis-cluster')
@@ -25,51 +26,7 @@ const NAMESPACE = 'bench'
 const WORKLOAD_NAMES = ['get c=100', 'set c=100', 'create c=100', 'kill c=100', 'mix 80/15/5 c=100']
 const MODES = ['standalone', 'cluster']
 
-/** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat). */
-function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3
-  return Number(fields[11]) + Number(fields[12])
-}
-
-/** Busy ticks of the whole machine (user + nice + system + steal, from /proc/stat). */
-function machineTicks() {
-  const [user, nice, system, , , , , steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-  return user + nice + system + steal
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
 // ---- the child: one measured run ---------------------------------------------
-
-/** Runs operations from..from+n-1 keeping c in flight; counts answers that fail their check. */
-function drive(rs, ctx, op, from, n, c) {
-  return new Promise((resolve, reject) => {
-    const latency = new Float64Array(n)
-    let next = 0
-    let finished = 0
-    let bad = 0
-    const launch = () => {
-      if (next >= n) return
-      const i = next++
-      const [method, args, check] = op(ctx, from + i)
-      const t0 = performance.now()
-      rs[method](args).then((result) => {
-        latency[i] = performance.now() - t0
-        if (!check(result)) bad++
-        if (++finished === n) resolve({ latency, bad })
-        else launch()
-      }, reject)
-    }
-    for (let k = 0; k < Math.min(c, n); k++) launch()
-  })
-}
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 
 async function child(job) {
   const RedisSessions = require(job.pkg)
@@ -78,9 +35,10 @@ async function child(job) {
   if (job.killFile) ctx.kill = JSON.parse(fs.readFileSync(job.killFile, 'utf8'))
   const rs = new RedisSessions({ ...job.target, namespace: job.namespace, wipe: 0 })
   await rs.ping()
+  const call = invoker(rs, 'promise')
   const op = W.ops[job.op]
   const warmup = W.warmupOf(job.n)
-  await drive(rs, ctx, op, 0, warmup, job.c)
+  await drive(call, ctx, op, 0, warmup, job.c)
 
   const cpu0 = process.cpuUsage()
   const sumRedis = () => job.redisPids.reduce((sum, pid) => sum + cpuTicks(pid), 0)
@@ -88,7 +46,7 @@ async function child(job) {
   const self0 = cpuTicks(process.pid)
   const machine0 = machineTicks()
   const t0 = performance.now()
-  const { latency, bad } = await drive(rs, ctx, op, warmup, job.n, job.c)
+  const { latency, bad } = await drive(call, ctx, op, warmup, job.n, job.c)
   const seconds = (performance.now() - t0) / 1000
   const machine = machineTicks() - machine0
   const self = cpuTicks(process.pid) - self0
@@ -126,16 +84,6 @@ const REPEAT_BUDGET_MS = QUICK ? 5000 : 25000 // time all repeated runs together
 const NOT_COUNTED = new Set(['info', 'dbsize', 'scan', 'cluster|nodes', 'cluster|info'])
 
 const log = (...args) => console.error(...args)
-const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-
-/** Runs fn(i) for i in 0..n-1 with c in flight; resolves to the results in order. */
-async function pool(n, c, fn) {
-  const out = new Array(n)
-  let next = 0
-  const lane = async () => { while (next < n) { const i = next++; out[i] = await fn(i) } }
-  await Promise.all(Array.from({ length: Math.min(c, n) }, lane))
-  return out
-}
 
 /** Creates n sessions of app through the package; returns their tokens. */
 async function seed(rs, app, n, idOf) {
@@ -237,14 +185,7 @@ function machineInfo() {
 
 // ---- formatting --------------------------------------------------------------
 
-const int = (x) => Math.round(x).toLocaleString('en-US')
 const pct = (x) => `${(x * 100).toFixed(1)}%`
-const time = (us) => (us < 1000 ? `${us.toFixed(us < 100 ? 1 : 0)} µs` : `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`)
-const table = (head, rows, leftColumns = 1) => [
-  `| ${head.join(' | ')} |`,
-  `|${head.map((_, i) => (i < leftColumns ? ' --- ' : ' ---: ')).join('|')}|`,
-  ...rows.map((r) => `| ${r.join(' | ')} |`),
-].join('\n')
 
 function render(info, workloads, summary, masters, spread, standaloneKeys) {
   const lines = []

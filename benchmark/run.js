@@ -10,6 +10,7 @@ const { fork, spawnSync, execFileSync } = require('node:child_process')
 const RedisSessions = require('..')
 const { startRedis } = require('../__test__/helpers/redis-server')
 const W = require('./workloads')
+const { clkTck, pool, median, int, time, table } = require('./measure')
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
@@ -24,22 +25,7 @@ const MAX_ATTEMPTS = 3
 const RETRY_BUDGET_MS = QUICK ? 45000 : 400000 // no repeats after this long, to bound the run time
 
 const log = (...args) => console.error(...args)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 const namespaceOf = (impl) => `bench_${impl.replace('-', '')}`
-const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-
-/** Runs fn(i) for i in 0..n-1 with c in flight; resolves to the results in order. */
-async function pool(n, c, fn) {
-  const out = new Array(n)
-  let next = 0
-  const lane = async () => { while (next < n) { const i = next++; out[i] = await fn(i) } }
-  await Promise.all(Array.from({ length: Math.min(c, n) }, lane))
-  return out
-}
 
 /** Creates n sessions of app through the rs package; returns their tokens. */
 async function seed(rs, app, n, idOf) {
@@ -128,14 +114,7 @@ function redisBenchmark(port) {
 
 // ---- formatting -------------------------------------------------------------
 
-const int = (x) => Math.round(x).toLocaleString('en-US')
-const time = (us) => (us < 1000 ? `${us.toFixed(us < 100 ? 1 : 0)} µs` : `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`)
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–')
-const table = (head, rows) => [
-  `| ${head.join(' | ')} |`,
-  `|${head.map((h, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,
-  ...rows.map((r) => `| ${r.join(' | ')} |`),
-].join('\n')
 
 function render(info, summary, ceiling) {
   const lines = []
@@ -154,7 +133,7 @@ function render(info, summary, ceiling) {
     }
   }
   lines.push('## Results', '')
-  lines.push(table(['workload', 'impl', 'ops/s', 'spread', 'p50', 'p99', 'node CPU µs/op', 'redis CPU µs/op', 'peak RSS MB', 'noise'], rows), '')
+  lines.push(table(['workload', 'impl', 'ops/s', 'spread', 'p50', 'p99', 'node CPU µs/op', 'redis CPU µs/op', 'peak RSS MB', 'noise'], rows, 2), '')
 
   const ratioRows = []
   for (const w of summary) {
@@ -171,10 +150,10 @@ function render(info, summary, ceiling) {
   lines.push('## Ratios (rs ÷ reference)', '')
   lines.push('ops/s: higher is better. CPU per op and RSS: lower is better. total CPU = node + redis.', '')
   lines.push(table(['workload', 'impl', 'ops/s vs v3', 'ops/s vs v4', 'node CPU vs v3', 'node CPU vs v4',
-    'redis CPU vs v3', 'redis CPU vs v4', 'total CPU vs v3', 'total CPU vs v4', 'RSS vs v3', 'RSS vs v4'], ratioRows), '')
+    'redis CPU vs v3', 'redis CPU vs v4', 'total CPU vs v3', 'total CPU vs v4', 'RSS vs v3', 'RSS vs v4'], ratioRows, 2), '')
 
   lines.push('## Ceiling: redis-benchmark on the same server (-c 100)', '')
-  lines.push(table(['test', '', 'requests/s'], ceiling.map((c) => [c.name, '', int(c.rps)])), '')
+  lines.push(table(['test', '', 'requests/s'], ceiling.map((c) => [c.name, '', int(c.rps)]), 2), '')
   return lines.join('\n')
 }
 
