@@ -207,15 +207,7 @@ impl Store {
         let outcome = match self.layout.for_token(token) {
             None => Ok(None),
             Some(keys) => {
-                let mut invocation = scripts::GET.prepare_invoke();
-                invocation
-                    .key(keys.session(app, token))
-                    .key(keys.app_sessions(app))
-                    .key(keys.app_users(app))
-                    .key(keys.all_sessions())
-                    .arg(now)
-                    .arg(app)
-                    .arg(token);
+                let invocation = touching(&scripts::GET, keys, app, token, now);
                 self.exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
                     .await
                     .and_then(|value| match reply::fields(&value, "get")? {
@@ -241,16 +233,8 @@ impl Store {
             return Ok(None);
         };
         let now = now_secs();
-        let mut invocation = scripts::SET.prepare_invoke();
-        invocation
-            .key(keys.session(app, token))
-            .key(keys.app_sessions(app))
-            .key(keys.app_users(app))
-            .key(keys.all_sessions())
-            .arg(now)
-            .arg(app)
-            .arg(token)
-            .arg(self.layout.base().cache_channel());
+        let mut invocation = touching(&scripts::SET, keys, app, token, now);
+        invocation.arg(self.layout.base().cache_channel());
         for (key, value) in patch {
             invocation.arg(json_string(key));
             match value {
@@ -506,6 +490,27 @@ impl Store {
         }
         self.conn.close();
     }
+}
+
+/// An invocation of a script that reads and touches a session (get, set):
+/// both take the same keys, then `now, app, token`.
+fn touching<'a>(
+    script: &'a redis::Script,
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    now: u64,
+) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(keys.session(app, token))
+        .key(keys.app_sessions(app))
+        .key(keys.app_users(app))
+        .key(keys.all_sessions())
+        .arg(now)
+        .arg(app)
+        .arg(token);
+    invocation
 }
 
 impl Drop for Store {
