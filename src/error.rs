@@ -48,23 +48,24 @@ impl From<redis::RedisError> for SessionError {
         // A demoted master (after a failover) refuses writes; treated as a
         // lost connection so the next call looks for the new master. In a
         // script or a transaction the code arrives inside the message.
+        let text = err.to_string();
         if matches!(
             err.kind(),
             redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
         ) || ["READONLY", "ReadOnly:"]
             .iter()
-            .any(|code| err.to_string().contains(code))
+            .any(|code| text.contains(code))
         {
-            return Self::Connection(format!("the server is a read-only replica: {err}"));
+            return Self::Connection(format!("the server is a read-only replica: {text}"));
         }
         if err.is_io_error()
             || err.is_connection_dropped()
             || err.is_connection_refusal()
             || err.is_timeout()
         {
-            Self::Connection(err.to_string())
+            Self::Connection(text)
         } else {
-            Self::Redis(err.to_string())
+            Self::Redis(text)
         }
     }
 }
