@@ -127,6 +127,12 @@ impl Connection {
         if let Some(conn) = self.current() {
             return Ok(conn);
         }
+        // Boxed: opening a connection is a future of kilobytes that every
+        // operation's future would otherwise carry (and copy) on every call.
+        Box::pin(self.open()).await
+    }
+
+    async fn open(&self) -> Result<Conn> {
         let queued_at = Instant::now();
         let mut last_failure = self.connecting.lock().await;
         if let Some(conn) = self.current() {
