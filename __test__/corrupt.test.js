@@ -63,6 +63,34 @@ describe('badly written sessions', () => {
     assert.equal(await raw.hget(`rs:${APP}:${token}`, 'd'), '{"a":1,"s":"x,}","b":2}')
   })
 
+  it('set merges into any stored JSON object as JavaScript would, compact or indented', async () => {
+    let seed = 11
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+    const pick = (list) => list[Math.floor(random() * list.length)]
+    const text = () => pick(['', 'a', 'x,}', 'q"uote', 'back\\slash', '{[', ']}', 'é😀', '\n\t'])
+    const key = () => pick(['a', 'b', '1', '10', '0', '01', 'n', text()])
+    const value = (depth) => {
+      const k = random()
+      if (depth > 2 || k < 0.5) return pick([1, 2.5, 1e21, true, false, text()])
+      if (k < 0.75) return Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1))
+      return object(depth + 1)
+    }
+    const object = (depth) => Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [key(), value(depth)]))
+    for (let i = 0; i < 150; i++) {
+      const stored = object(0)
+      const indent = i % 3 === 0 ? 2 : undefined
+      const token = await session({ d: JSON.stringify(stored, null, indent) })
+      const patch = { [key()]: value(3), [key()]: null, [key()]: 'new' }
+      const merged = Object.fromEntries(Object.entries({ ...stored, ...patch }).filter(([, v]) => v !== null))
+      const s = await rs.set({ app: APP, token, d: patch })
+      const written = await raw.hget(`rs:${APP}:${token}`, 'd')
+      assert.deepEqual(s.d ?? {}, merged, `case ${i}`)
+      if (Object.keys(merged).length === 0) assert.equal(written, null, `case ${i}`)
+      else if (indent === undefined) assert.equal(written, JSON.stringify(merged), `case ${i}`)
+      else assert.deepEqual(JSON.parse(written), merged, `case ${i}`)
+    }
+  })
+
   it('without an id the session is absent; without la or ttl it has idled out', async () => {
     const past = String(Math.floor(Date.now() / 1000) - 5)
     for (const fields of [{ id: undefined }, { la: undefined }, { ttl: undefined, la: past }]) {
