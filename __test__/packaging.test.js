@@ -42,6 +42,12 @@ describe('packaging', () => {
     assert.equal(stdout.trim(), 'function true true')
   })
 
+  it("the binding's allocator (mimalloc) commits memory lazily, for a lower peak RSS", async () => {
+    const script = "const R = require('.'); new R({ port: 1, wipe: 0 }).quit().then(() => {})"
+    const { stderr } = await run(process.execPath, ['-e', script], { env: { ...process.env, MIMALLOC_VERBOSE: '1' } })
+    assert.match(stderr, /option 'arena_eager_commit': 0\b/)
+  })
+
   it('the types compile under --strict, and misuse does not', { timeout: 60_000 }, async () => {
     await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(__dirname, 'types', 'tsconfig.json')])
   })
