@@ -46,6 +46,22 @@ describe('runtimes', () => {
     await rs.quit()
   })
 
+  it('runs on one worker thread of its own', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const script = `
+      const fs = require('node:fs')
+      const RedisSessions = require(${JSON.stringify(root)})
+      const rs = new RedisSessions({ port: ${server.port}, wipe: 0 })
+      rs.ping().then(async () => {
+        const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
+        await rs.quit()
+        console.log(JSON.stringify(names))
+      })`
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script])
+    const names = JSON.parse(stdout)
+    assert.equal(names.filter((n) => n === 'redis-sessions').length, 1, names.join(', '))
+    assert.ok(!names.some((n) => n.startsWith('tokio')), names.join(', '))
+  })
+
   it('works again after the require cache is cleared', async () => {
     const first = require('..')
     for (const key of Object.keys(require.cache)) {

@@ -5,15 +5,14 @@
 mod args;
 mod convert;
 mod options;
+mod runtime;
 mod settle;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use napi::bindgen_prelude::{
-    within_runtime_if_available, FnArgs, Function, ObjectRef, ToNapiValue, Unknown,
-};
+use napi::bindgen_prelude::{FnArgs, Function, ObjectRef, ToNapiValue, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -101,7 +100,10 @@ impl NativeSessions {
         let mut warnings = Vec::new();
         let store = read_options(&env, &options, &mut warnings)
             .and_then(Config::from_options)
-            .and_then(|config| within_runtime_if_available(|| Store::new(&config, listener)))
+            .and_then(|config| {
+                let _inside = runtime::get()?.enter();
+                Store::new(&config, listener)
+            })
             .map(Arc::new);
         Ok(Self {
             store,

@@ -101,6 +101,10 @@ impl Settler {
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
+        let runtime = match super::runtime::get() {
+            Ok(runtime) => runtime,
+            Err(err) => return self.settled(env, style, Err(err)),
+        };
         let wake = self.wake(env)?;
         let (deferred, promise) = promise(env)?;
         if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
@@ -108,7 +112,7 @@ impl Settler {
             unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
         }
         let shared = Arc::clone(&self.shared);
-        napi::bindgen_prelude::spawn(async move {
+        runtime.spawn(async move {
             let outcome = AssertUnwindSafe(work)
                 .catch_unwind()
                 .await
