@@ -8,6 +8,7 @@ const assert = require('node:assert/strict')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { connect, dump } = require('./helpers/raw')
+const { mulberry32 } = require('./helpers/random')
 
 const APP = 'corrupt'
 let server, raw, rs
@@ -64,8 +65,7 @@ describe('badly written sessions', () => {
   })
 
   it('set merges into any stored JSON object as JavaScript would, compact or indented', async () => {
-    let seed = 11
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+    const random = mulberry32(11)
     const pick = (list) => list[Math.floor(random() * list.length)]
     const text = () => pick(['', 'a', 'x,}', 'q"uote', 'back\\slash', '{[', ']}', 'é😀', '\n\t'])
     const key = () => pick(['a', 'b', '1', '10', '0', '01', 'n', text()])

@@ -7,20 +7,11 @@ const assert = require('node:assert/strict')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { connect, dump } = require('./helpers/raw')
+const { mulberry32 } = require('./helpers/random')
 
 const SEED = Number(process.env.FUZZ_SEED || 20261128)
 const CALLS = 10_000
 const METHODS = ['create', 'get', 'set', 'kill', 'killall', 'killsoid', 'soid', 'soapp', 'activity', 'ping']
-
-function mulberry32(seed) {
-  return () => {
-    seed |= 0
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const megabyte = 'x'.repeat(1 << 20)
 const thrower = Object.defineProperty({}, 'app', { get() { throw new Error('getter exploded') }, enumerable: true })
