@@ -1,7 +1,8 @@
 'use strict'
 // One measured run: one implementation, one workload, in a process of its
-// own. argv[2] is a JSON job from run.js; the numbers go back over IPC.
+// own. argv[2] is a JSON job from run.js or ab.js; the numbers go back over IPC.
 const fs = require('node:fs')
+const path = require('node:path')
 const { IMPLS, ops, warmupOf } = require('./workloads')
 const { performance } = require('node:perf_hooks')
 const { cpuTicks, machineTicks, invoker, drive, percentile } = require('./measure')
@@ -14,7 +15,8 @@ async function main() {
   if (job.poolFile) ctx.pool = JSON.parse(fs.readFileSync(job.poolFile, 'utf8'))
   if (job.killFile) ctx.kill = JSON.parse(fs.readFileSync(job.killFile, 'utf8'))
 
-  const Impl = impl.load()
+  // A build kept aside (ab.js) or the implementation itself.
+  const Impl = job.dir ? require(path.resolve(job.dir)) : impl.load()
   const instance = new Impl({
     port: job.port, host: '127.0.0.1', namespace: job.namespace, wipe: 0,
     ...(job.cache ? { cachetime: 60, cachemax: 1000 } : {}),
