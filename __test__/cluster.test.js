@@ -222,6 +222,7 @@ describe('Redis Cluster', () => {
     assert.match(stderr, /copied 80 sessions/)
     assert.equal(moved.length, 80, 'every live session, and not the expired one')
     for (const { old, new: token } of moved) assert.equal(token.slice(2), old.slice(2), 'the old token with its bucket in front')
+    assert.ok(moved.filter(({ old, new: token }) => token !== old).length >= 75, 'new tokens, but for the rare one that already named its bucket')
     const again = await migrate()
     assert.deepEqual(again.stdout.trim().split('\n').map((line) => JSON.parse(line)).sort((a, b) => a.old.localeCompare(b.old)),
       [...moved].sort((a, b) => a.old.localeCompare(b.old)), 'a second run copies the same sessions onto themselves')
@@ -231,13 +232,14 @@ describe('Redis Cluster', () => {
         const original = originals.get(old)
         assert.ok(original, 'an original token')
         assert.equal(app, original.app)
-        assert.notEqual(token, old)
         const session = await rs.get({ app, token })
         assert.equal(session.id, original.id)
         assert.equal(session.ip, original.ip)
         assert.deepEqual(session.d, original.d)
         assert.equal(session.no_resave === true, original.no_resave === true)
-        assert.equal(await rs.get({ app, token: old }), null)
+        // The old token with its bucket in front is the old token itself when its
+        // first two characters already named that bucket (in about 1 run in 50).
+        if (token !== old) assert.equal(await rs.get({ app, token: old }), null)
       }
       assert.deepEqual(await rs.activity({ app: 'miga', dt: 600 }), { activity: 20 })
       assert.equal((await rs.soid({ app: 'miga', id: 'user:3' })).sessions.length, 2)
