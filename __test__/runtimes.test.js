@@ -46,6 +46,31 @@ describe('runtimes', () => {
     await rs.quit()
   })
 
+  // As vitest's `threads` pool and Piscina load an addon: only workers, which
+  // come and go in rounds; some quit, some are terminated mid-flight; the main
+  // thread loads the package only after every worker is gone. Crashed with
+  // SIGSEGV in the second round while mimalloc was the addon's allocator.
+  it('survives rounds of workers when the main thread never loaded it', { timeout: 60_000 }, async () => {
+    const script = `
+      const { Worker } = require('node:worker_threads')
+      const worker = (n) => new Promise((resolve, reject) => {
+        const w = new Worker(process.env.RS_WORKER, { eval: true, workerData: { root: process.env.RS_ROOT, port: Number(process.env.RS_PORT), n, quit: n % 2 === 0 } })
+        w.once('message', () => (n % 4 === 3 ? setImmediate(() => w.terminate()) : w.terminate()))
+        w.once('error', reject)
+        w.once('exit', resolve)
+      })
+      ;(async () => {
+        for (let round = 0; round < 3; round++) await Promise.all([0, 1, 2, 3].map((n) => worker(round * 4 + n)))
+        const RedisSessions = require(process.env.RS_ROOT)
+        const rs = new RedisSessions({ port: Number(process.env.RS_PORT), wipe: 0 })
+        console.log(await rs.ping())
+        await rs.quit()
+      })().catch((err) => { console.error(err); process.exitCode = 1 })`
+    const env = { ...process.env, RS_WORKER: WORKER, RS_ROOT: root, RS_PORT: String(server.port) }
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env, timeout: 50_000 })
+    assert.equal(stdout.trim(), 'PONG')
+  })
+
   it('runs on one worker thread of its own', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
     const script = `
       const fs = require('node:fs')

@@ -2,7 +2,6 @@
 //! answering a Promise (a cache hit answers at once). `index.js` adds
 //! callbacks, binding and events.
 
-mod allocator;
 mod args;
 mod convert;
 mod options;
