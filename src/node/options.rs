@@ -130,31 +130,17 @@ pub fn read_options(
         if cluster.coerce_to_bool()? {
             raw.cluster = Some(read_nodes(&cluster)?);
         }
+        if let Some(client) = as_object(&get(&object, "options")?)? {
+            read_client_options(&client, &mut raw)?;
+        }
         if let Some(existing) = as_object(&get(&object, "client")?)? {
             read_client(&existing, &mut raw)?;
             warnings.push(format!(
-                "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}",
+                "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}{}",
                 raw.host.as_deref().unwrap_or("127.0.0.1"),
-                raw.port.unwrap_or(6379.0)
+                raw.port.unwrap_or(6379.0),
+                if raw.tls.is_some() { " over TLS" } else { "" }
             ));
-        }
-        if let Some(client) = as_object(&get(&object, "options")?)? {
-            raw.url = optional_text(&get(&client, "url")?)?;
-            raw.username = optional_text(&get(&client, "username")?)?;
-            raw.password = optional_text(&get(&client, "password")?)?
-                .or(optional_text(&get(&client, "auth_pass")?)?);
-            raw.db = number(&get(&client, "db")?)?.or(number(&get(&client, "database")?)?);
-            raw.tls = read_tls(&get(&client, "tls")?, None)?;
-            if let Some(socket) = as_object(&get(&client, "socket")?)? {
-                raw.socket_host = optional_text(&get(&socket, "host")?)?;
-                raw.socket_port = number(&get(&socket, "port")?)?;
-                if raw.tls.is_none() {
-                    raw.tls = read_tls(&get(&socket, "tls")?, Some(&socket))?;
-                }
-                if raw.connect_timeout_ms.is_none() {
-                    raw.connect_timeout_ms = number(&get(&socket, "connectTimeout")?)?;
-                }
-            }
         }
         Ok(())
     };
@@ -165,20 +151,57 @@ pub fn read_options(
     Ok(raw)
 }
 
-/// Takes what can be read of a node_redis v3 client: `connection_options`
-/// (host, port), `options` (password, db) and `selected_db`.
+/// Connection settings in the shape of node_redis v3's options or node-redis
+/// v4's (`socket`); a setting already read is kept.
+fn read_client_options(client: &Object, raw: &mut RawOptions) -> Result<()> {
+    raw.url = raw.url.take().or(optional_text(&get(client, "url")?)?);
+    raw.username = raw
+        .username
+        .take()
+        .or(optional_text(&get(client, "username")?)?);
+    raw.password = match raw.password.take() {
+        Some(password) => Some(password),
+        None => {
+            optional_text(&get(client, "password")?)?.or(optional_text(&get(client, "auth_pass")?)?)
+        }
+    };
+    raw.db = match raw.db {
+        Some(db) => Some(db),
+        None => number(&get(client, "db")?)?.or(number(&get(client, "database")?)?),
+    };
+    if raw.tls.is_none() {
+        raw.tls = read_tls(&get(client, "tls")?, None)?;
+    }
+    if let Some(socket) = as_object(&get(client, "socket")?)? {
+        raw.socket_host = raw
+            .socket_host
+            .take()
+            .or(optional_text(&get(&socket, "host")?)?);
+        raw.socket_port = raw.socket_port.or(number(&get(&socket, "port")?)?);
+        if raw.tls.is_none() {
+            raw.tls = read_tls(&get(&socket, "tls")?, Some(&socket))?;
+        }
+        if raw.connect_timeout_ms.is_none() {
+            raw.connect_timeout_ms = number(&get(&socket, "connectTimeout")?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes what can be read of a node_redis v3 client: its address
+/// (`connection_options`), `selected_db`, and its `options` as for the
+/// `options` option, TLS included: a TLS client must not become a plain
+/// connection that sends its password in clear.
 fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
     if let Some(address) = as_object(&get(client, "connection_options")?)? {
         raw.host = raw.host.take().or(optional_text(&get(&address, "host")?)?);
         raw.port = raw.port.or(number(&get(&address, "port")?)?);
     }
+    raw.db = raw.db.or(number(&get(client, "selected_db")?)?);
     if let Some(options) = as_object(&get(client, "options")?)? {
         raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
         raw.port = raw.port.or(number(&get(&options, "port")?)?);
-        raw.password = optional_text(&get(&options, "password")?)?
-            .or(optional_text(&get(&options, "auth_pass")?)?);
-        raw.db = number(&get(&options, "db")?)?;
+        read_client_options(&options, raw)?;
     }
-    raw.db = number(&get(client, "selected_db")?)?.or(raw.db);
     Ok(())
 }
