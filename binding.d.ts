@@ -28,9 +28,10 @@ export declare class NativeSessions {
   activity(options: unknown, legacy: boolean): Promise<unknown>
   ping(options: unknown, legacy: boolean): Promise<unknown>
   /**
-   * Stops the wiper, closes the connection and lets go of every libuv
-   * handle once the operations in flight have settled. Resolves even for
-   * an instance built from bad options: there is nothing to close.
+   * Stops the wiper, refuses later calls, closes the connection once the
+   * calls made before have ended, and lets go of every libuv handle once
+   * they have settled. Resolves even for an instance built from bad
+   * options: there is nothing to close.
    */
   quit(options: unknown, legacy: boolean): Promise<void>
   /**

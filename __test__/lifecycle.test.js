@@ -141,7 +141,8 @@ describe('quit and the process', () => {
       await rs.quit()
       const outcomes = await settled
       assert.equal(outcomes.length, 50)
-      for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof Error, String(o.reason))
+      assert.deepEqual(outcomes.filter((o) => o.status === 'rejected'), [], 'every call made before quit() succeeds')
+      assert.equal(JSON.parse(await raw.hget(`rs:quitapp:${token}`, 'd')).i % 2, 0, 'a set landed')
       await assert.rejects(rs.ping(), { name: 'closed' })
       assert.ok(alive.size > 0, 'threadsafe functions were seen')
       for (let i = 0; i < 20 && alive.size > 0; i++) await sleep(5)
@@ -149,6 +150,27 @@ describe('quit and the process', () => {
     } finally {
       hook.disable()
     }
+  })
+
+  // Both references queue QUIT behind the commands sent before it.
+  it('a call made just before quit() completes, in both styles', async () => {
+    const rs = new RedisSessions({ port: server.port, wipe: 0 })
+    const created = new Promise((resolve) => rs.create({ app: 'quitapp', id: 'cb', ip: '1' }, (err, answer) => resolve({ err, answer })))
+    const quit = rs.quit()
+    const { err, answer } = await created
+    assert.equal(err, null)
+    assert.match(answer.token, /^[A-Za-z0-9]{64}$/)
+    await quit
+    assert.equal(await raw.hget(`rs:quitapp:${answer.token}`, 'id'), 'cb')
+
+    const other = new RedisSessions({ port: server.port, wipe: 0 })
+    const { token } = await other.create({ app: 'quitapp', id: 'p', ip: '1' })
+    assert.equal(await other.ping(), 'PONG')
+    const written = other.set({ app: 'quitapp', token, d: { last: 'write' } })
+    await other.quit()
+    assert.deepEqual((await written).d, { last: 'write' })
+    assert.equal(await raw.hget(`rs:quitapp:${token}`, 'd'), '{"last":"write"}')
+    await assert.rejects(other.set({ app: 'quitapp', token, d: { late: 1 } }), { name: 'closed' })
   })
 
   it('quit accepts a callback, and calls after it fail clearly in both styles', async () => {

@@ -1,8 +1,10 @@
 //! The engine: every method of redis-sessions over one shared connection.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
 use tokio::task::AbortHandle;
 
 use crate::cache::{Hit, SessionCache};
@@ -44,6 +46,15 @@ pub struct Store {
     cache: Option<Arc<SessionCache>>,
     /// The wiper, the cache subscriber and the connection watcher.
     background: Mutex<Vec<AbortHandle>>,
+    /// Read-held by every admitted operation until it ends: `quit` takes it
+    /// for writing to wait for them before it closes the connection.
+    operations: Arc<RwLock<()>>,
+    quitting: AtomicBool,
+}
+
+/// An operation admitted before `quit`: the connection stays open while it lives.
+pub struct Admitted {
+    _running: OwnedRwLockReadGuard<()>,
 }
 
 impl Store {
@@ -80,7 +91,22 @@ impl Store {
             conn,
             cache,
             background: Mutex::new(background),
+            operations: Arc::new(RwLock::new(())),
+            quitting: AtomicBool::new(false),
         })
+    }
+
+    /// Admits an operation called now, on the caller's thread: one admitted
+    /// before `quit` runs to its end, as the reference queues QUIT behind the
+    /// commands before it; one called after `quit` answers `Closed`.
+    pub fn admit(&self) -> Result<Admitted> {
+        if self.quitting.load(Ordering::Acquire) {
+            return Err(SessionError::Closed);
+        }
+        Arc::clone(&self.operations)
+            .try_read_owned()
+            .map(|running| Admitted { _running: running })
+            .map_err(|_| SessionError::Closed)
     }
 
     /// Runs `work` on every group of keys at once: the one group of the
@@ -478,8 +504,20 @@ impl Store {
             .await
     }
 
-    /// Stops the wiper and closes the connection; later calls answer `Closed`.
-    pub fn quit(&self) {
+    /// Refuses new operations and stops the background tasks at once; the
+    /// future closes the connection once every admitted operation has ended.
+    pub fn quit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.quitting.store(true, Ordering::Release);
+        self.stop_background();
+        let operations = Arc::clone(&self.operations);
+        let conn = Arc::clone(&self.conn);
+        async move {
+            let _all_ended = operations.write_owned().await;
+            conn.close();
+        }
+    }
+
+    fn stop_background(&self) {
         for task in self
             .background
             .lock()
@@ -488,7 +526,6 @@ impl Store {
         {
             task.abort();
         }
-        self.conn.close();
     }
 }
 
@@ -515,6 +552,7 @@ fn touching<'a>(
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.quit();
+        self.stop_background();
+        self.conn.close();
     }
 }

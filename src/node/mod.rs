@@ -119,17 +119,13 @@ impl NativeSessions {
         Fut: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
     {
         let prepared = self.store.clone().and_then(|store| {
-            Ok((
-                store,
-                guarded(env, "options", || read_args(options, fields))?,
-            ))
+            let args = guarded(env, "options", || read_args(options, fields))?;
+            Ok((store.admit()?, store, args))
         });
-        let work = prepared.map(|(store, args)| op(store, args));
+        let work = prepared.map(|(admitted, store, args)| (admitted, op(store, args)));
         self.settler.spawn(env, style(legacy), async move {
-            match work {
-                Ok(fut) => fut.await,
-                Err(err) => Err(err),
-            }
+            let (_admitted, fut) = work?;
+            fut.await
         })
     }
 
@@ -166,8 +162,10 @@ impl NativeSessions {
             Ok(Some(cached)) => self.cached_object(env, store, cached),
             // The arguments already read: a getter must not run twice.
             Ok(None) => {
+                let admitted = store.admit().map_err(|err| convert::error(env, &err))?;
                 let store = Arc::clone(store);
                 self.settler.spawn(env, style(legacy), async move {
+                    let _admitted = admitted;
                     store.get_uncached(&args).await.map(Output::Session)
                 })
             }
@@ -290,14 +288,19 @@ impl NativeSessions {
         object.into_unknown(env)
     }
 
-    /// Stops the wiper, closes the connection and lets go of every libuv
-    /// handle once the operations in flight have settled. Resolves even for
-    /// an instance built from bad options: there is nothing to close.
+    /// Stops the wiper, refuses later calls, closes the connection once the
+    /// calls made before have ended, and lets go of every libuv handle once
+    /// they have settled. Resolves even for an instance built from bad
+    /// options: there is nothing to close.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn quit<'env>(&self, env: &'env Env, _options: Unknown, legacy: bool) -> Answer<'env> {
-        if let Ok(store) = &self.store {
-            store.quit();
-        }
+        let closed = self.store.as_ref().ok().map(|store| store.quit());
+        let answer = self.settler.spawn(env, style(legacy), async move {
+            if let Some(closed) = closed {
+                closed.await;
+            }
+            Ok(Output::Nothing)
+        });
         self.settler.close();
         let objects = std::mem::take(
             &mut self
@@ -309,8 +312,7 @@ impl NativeSessions {
         for (_, (_, object)) in objects {
             object.unref(env)?;
         }
-        self.settler
-            .settled(env, style(legacy), Ok(Output::Nothing))
+        answer
     }
 
     /// One step of copying this standalone instance's sessions into the
@@ -325,12 +327,12 @@ impl NativeSessions {
         target: &NativeSessions,
         cursor: String,
     ) -> Answer<'env> {
-        let stores = self
-            .store
-            .clone()
-            .and_then(|from| Ok((from, target.store.clone()?)));
+        let stores = self.store.clone().and_then(|from| {
+            let to = target.store.clone()?;
+            Ok(((from.admit()?, to.admit()?), from, to))
+        });
         self.settler.spawn(env, Style::Promise, async move {
-            let (from, to) = stores?;
+            let (_admitted, from, to) = stores?;
             from.migrate_step(&to, &cursor).await.map(Output::Migrated)
         })
     }
