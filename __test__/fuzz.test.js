@@ -136,4 +136,58 @@ describe('fuzz', () => {
     await probe.quit()
   })
 
+  // Loopback and unroutable values only: a fuzzed instance may start to connect before it quits.
+  function constructorOptions(random) {
+    const pick = (list) => list[Math.floor(random() * list.length)]
+    const numbers = [undefined, null, 0, -0, -1, 1, 1.5, 10, 6379, 65536, NaN, Infinity, -Infinity, 1e300, -1e300, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53 + 1,
+      '10', 'abc', '', true, false, 10n, Symbol('n'), {}, [], [1], () => 1, { valueOf() { throw new Error('valueOf exploded') } }]
+    const texts = [undefined, null, '', 'rs', 'a{b}', '\0', 'x'.repeat(10_000), 42, true, {}, [], Symbol('t'), { toString() { throw new Error('toString exploded') } }]
+    const urls = [undefined, '', 'redis://127.0.0.1:1', 'rediss://127.0.0.1:1', 'redis://u:p@127.0.0.1:1/3', 'redis://[::1]:1', 'redis://127.0.0.1:99999', 'redis://', 'unix:///nonexistent.sock',
+      'http://127.0.0.1', 'redis://127.0.0.1:1/abc', 'not a url', 42, {}]
+    const nodes = () => pick([undefined, null, [], 'x', [pick(urls)], [{ host: '127.0.0.1', port: pick(numbers) }], [{}], [null, 1, 'redis://127.0.0.1:1'], {}])
+    const tls = () => pick([undefined, true, false, {}, { rejectUnauthorized: false }, { ca: 'not pem' }, { cert: 'x' }, { cert: 'x', key: 'y' }, { ca: ['a', Buffer.from('b')] }, 'yes'])
+    const throwing = Object.defineProperty({}, 'port', { get() { throw new Error('getter exploded') }, enumerable: true })
+    if (random() < 0.05) return pick([null, 'string', 42, [], throwing, () => 1, Symbol('o')])
+    const options = {}
+    for (const key of ['port', 'wipe', 'cachetime', 'cachemax', 'connectTimeout', 'commandTimeout']) if (random() < 0.5) options[key] = pick(numbers)
+    for (const key of ['host', 'namespace']) if (random() < 0.3) options[key] = key === 'host' ? pick([undefined, '', '127.0.0.1', '::1', 42, {}]) : pick(texts)
+    if (random() < 0.4) {
+      const client = {}
+      for (const key of ['url', 'username', 'password', 'auth_pass']) if (random() < 0.4) client[key] = key === 'url' ? pick(urls) : pick(texts)
+      for (const key of ['db', 'database']) if (random() < 0.3) client[key] = pick(numbers)
+      if (random() < 0.3) client.tls = tls()
+      if (random() < 0.3) client.socket = { host: pick(['127.0.0.1', '::1', '', 42]), port: pick(numbers), tls: tls(), connectTimeout: pick(numbers) }
+      options.options = client
+    }
+    if (random() < 0.1) options.client = { connection_options: { host: '127.0.0.1', port: pick(numbers) }, options: { tls: tls(), auth_pass: pick(texts) }, selected_db: pick(numbers) }
+    if (random() < 0.1) options.sentinel = pick([{}, { name: pick(texts), sentinels: nodes() }, 'x'])
+    if (random() < 0.1) options.cluster = nodes()
+    return options
+  }
+
+  it('2000 seeded constructor options: a working instance or an invalidOptions error, never a throw or a huge allocation', { timeout: 60_000 }, async () => {
+    const random = mulberry32(SEED + 2)
+    const rssBefore = process.memoryUsage().rss
+    const tally = { working: 0, invalid: 0 }
+    for (let i = 0; i < 2000; i++) {
+      const options = constructorOptions(random)
+      let rs
+      try {
+        rs = new RedisSessions(options)
+      } catch (err) {
+        assert.fail(`new RedisSessions(${String(Object.keys(Object(options)))}) threw: ${err && err.message}`)
+      }
+      assert.ok(Array.isArray(rs.warnings) || rs.warnings === undefined)
+      // Answered without Redis: a validation error when the options were fine.
+      const err = await rs.get({}).then(() => null, (e) => e)
+      assert.ok(err instanceof Error, 'get({}) fails')
+      assert.ok(['missingParameter', 'invalidOptions'].includes(err.name), `${err.name}: ${err.message}`)
+      tally[err.name === 'invalidOptions' ? 'invalid' : 'working']++
+      await rs.quit()
+    }
+    console.log(`constructor fuzz: ${JSON.stringify(tally)}`)
+    assert.ok(tally.working > 200 && tally.invalid > 200, JSON.stringify(tally))
+    assert.ok(process.memoryUsage().rss - rssBefore < 200 * 2 ** 20, 'no allocation sized by an option')
+  })
+
 })

@@ -39,12 +39,19 @@ pub struct SessionCache {
     generations: AtomicU64,
 }
 
+/// An LRU holding at most `max` entries, allocated as it fills:
+/// `LruCache::new` reserves room for all `max` at once, and `max` is the
+/// user's `cachemax` (`1e9` would take gigabytes before the first session).
+fn bounded(max: usize) -> LruCache<String, Entry> {
+    let mut entries = LruCache::unbounded();
+    entries.resize(NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN));
+    entries
+}
+
 impl SessionCache {
     pub fn new(ttl: Duration, max: usize) -> Self {
         Self {
-            entries: Mutex::new(LruCache::new(
-                NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN),
-            )),
+            entries: Mutex::new(bounded(max)),
             ttl,
             serving: AtomicBool::new(false),
             generations: AtomicU64::new(0),

@@ -49,6 +49,7 @@ pub struct Config {
 const DEFAULT_WIPE_SECS: f64 = 600.0;
 const MIN_WIPE_SECS: f64 = 10.0;
 const DEFAULT_CACHE_MAX: usize = 5000;
+const MAX_CACHE_ENTRIES: f64 = 1e9;
 const DEFAULT_CONNECT_TIMEOUT_MS: f64 = 5_000.0;
 const DEFAULT_COMMAND_TIMEOUT_MS: f64 = 5_000.0;
 
@@ -56,10 +57,19 @@ fn truthy(n: Option<f64>) -> Option<f64> {
     n.filter(|v| *v != 0.0 && !v.is_nan())
 }
 
+/// The longest duration an option can ask for (about 31 years): what is
+/// longer means "never" in practice, and past it `Duration` and `Instant`
+/// arithmetic overflows (a panic), whatever the caller passed.
+const MAX_SECS: f64 = 1e9;
+
+fn seconds(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.clamp(0.0, MAX_SECS))
+}
+
 fn millis(value: Option<f64>, default: f64, name: &str) -> Result<Duration> {
     let ms = value.unwrap_or(default);
-    if ms.is_finite() && ms > 0.0 {
-        Ok(Duration::from_secs_f64(ms / 1000.0))
+    if ms > 0.0 {
+        Ok(seconds(ms / 1000.0))
     } else {
         Err(SessionError::InvalidOptions(format!(
             "{name} must be a positive number of milliseconds"
@@ -75,16 +85,17 @@ impl Config {
                 let secs = truthy(other)
                     .unwrap_or(DEFAULT_WIPE_SECS)
                     .max(MIN_WIPE_SECS);
-                Some(Duration::from_secs_f64(secs.min(1e9)))
+                Some(seconds(secs))
             }
         };
         let cache_time = truthy(raw.cachetime)
             .map(f64::trunc)
             .filter(|secs| *secs > 0.0)
-            .map(|secs| Duration::from_secs_f64(secs.min(1e9)));
+            .map(seconds);
         let cache_max = truthy(raw.cachemax)
             .filter(|n| *n > 0.0)
-            .map_or(DEFAULT_CACHE_MAX, |n| n.min(1e9) as usize);
+            // A bound, not a size: the cache grows only as sessions are read.
+            .map_or(DEFAULT_CACHE_MAX, |n| n.min(MAX_CACHE_ENTRIES) as usize);
         let namespace = raw
             .namespace
             .clone()
@@ -305,6 +316,31 @@ mod tests {
         assert_eq!(wipe(0.0), None);
         assert_eq!(wipe(3.0), Some(Duration::from_secs(10)));
         assert_eq!(wipe(60.0), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn any_number_gives_a_duration_or_an_error_never_a_panic() {
+        for value in [1e300, f64::INFINITY, f64::MAX, 1e-300, f64::MIN_POSITIVE] {
+            let c = config(RawOptions {
+                connect_timeout_ms: Some(value),
+                command_timeout_ms: Some(value),
+                wipe: Some(value),
+                cachetime: Some(value),
+                cachemax: Some(value),
+                ..Default::default()
+            });
+            assert!(c.connect_timeout <= Duration::from_secs(1_000_000_000));
+            assert!(c.cache_max <= 1_000_000_000);
+        }
+        for value in [0.0, -1.0, f64::NEG_INFINITY, f64::NAN] {
+            assert!(matches!(
+                Config::from_options(RawOptions {
+                    connect_timeout_ms: Some(value),
+                    ..Default::default()
+                }),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
     }
 
     #[test]
