@@ -71,6 +71,15 @@ describe('runtimes', () => {
     assert.equal(stdout.trim(), 'PONG')
   })
 
+  it("six files pass in vitest's threads pool", { timeout: 120_000 }, async () => {
+    const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs')
+    const env = { ...process.env, RS_TEST_PORT: String(server.port) }
+    const dir = path.join(__dirname, 'vitest')
+    const { stdout } = await promisify(execFile)(process.execPath, [vitest, 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs')], { env, cwd: root, timeout: 110_000 })
+    assert.match(stdout, /Test Files\s+6 passed \(6\)/)
+    assert.match(stdout, /Tests\s+6 passed \(6\)/)
+  })
+
   it('runs on one worker thread of its own', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
     const script = `
       const fs = require('node:fs')

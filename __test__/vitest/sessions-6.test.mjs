@@ -1,0 +1,4 @@
+// One of six vitest files sharing the package.
+import { scenario } from './scenario.mjs'
+
+scenario(6)
