@@ -1,10 +1,12 @@
 //! Where the sessions live: one Redis, the master a set of Sentinels names,
 //! or a Redis Cluster; over TCP or TLS, with an ACL user or a password.
+//! Every connection, whatever it is for, has TCP keepalive on.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
@@ -12,6 +14,20 @@ use redis::{
 };
 
 use crate::error::{Result, SessionError};
+
+/// Idle time before the first keepalive probe: node-redis 4's `keepAlive`.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// TCP keepalive, so that the OS notices a peer that is gone, and so that a
+/// NAT or load balancer that forgets idle connections sees traffic on ours.
+fn tcp_settings() -> TcpSettings {
+    TcpSettings::default().set_keepalive(
+        TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL),
+    )
+}
 
 /// TLS settings as given (`options.tls`, `options.socket`, or a `rediss:` URL).
 #[derive(Debug, Clone, Default)]
@@ -130,9 +146,10 @@ fn node_info(node: &RawNode, what: &str) -> Result<ConnectionInfo> {
 
 /// A client for one server, over TLS with the given certificates if any.
 fn node_client(info: &ConnectionInfo, tls: Option<&Tls>) -> RedisResult<Client> {
+    let info = info.clone().set_tcp_settings(tcp_settings());
     match tls {
-        Some(tls) => Client::build_with_tls(info.clone(), tls.certificates.clone()),
-        None => Client::open(info.clone()),
+        Some(tls) => Client::build_with_tls(info, tls.certificates.clone()),
+        None => Client::open(info),
     }
 }
 
@@ -306,7 +323,9 @@ impl Source {
                     SentinelServerType::Master,
                 )
                 .map_err(|err| invalid(err.to_string()))?
-                .set_client_to_redis_db(settings.db());
+                .set_client_to_redis_db(settings.db())
+                .set_client_to_redis_tcp_settings(tcp_settings())
+                .set_client_to_sentinel_tcp_settings(tcp_settings());
                 if let Some(username) = settings.username() {
                     builder = builder.set_client_to_redis_username(username);
                 }
@@ -339,7 +358,8 @@ impl Source {
             Target::Cluster { nodes, tls } => {
                 let mut builder = ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(connect_timeout)
-                    .response_timeout(command_timeout);
+                    .response_timeout(command_timeout)
+                    .tcp_settings(tcp_settings());
                 let settings = nodes.first().map(|n| n.redis_settings().clone());
                 if let Some(settings) = &settings {
                     if let Some(username) = settings.username() {
@@ -387,5 +407,57 @@ impl Source {
     /// (Sentinel) or which nodes serve which slots (Cluster).
     pub fn follows_failover(&self) -> bool {
         matches!(self, Self::Sentinel(_) | Self::Cluster { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RawOptions};
+
+    fn source(raw: RawOptions) -> Source {
+        let config = Config::from_options(raw).unwrap();
+        Source::new(
+            &config.target,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .unwrap()
+    }
+
+    fn has_keepalive(client: &Client) -> bool {
+        client
+            .get_connection_info()
+            .tcp_settings()
+            .keepalive()
+            .is_some()
+    }
+
+    #[test]
+    fn keepalive_on_standalone_clients_plain_or_tls() {
+        for url in ["redis://127.0.0.1:6390", "rediss://127.0.0.1:6390"] {
+            let Source::Client(client) = source(RawOptions {
+                url: Some(url.to_owned()),
+                ..Default::default()
+            }) else {
+                panic!("standalone expected");
+            };
+            assert!(has_keepalive(&client), "{url}");
+        }
+    }
+
+    #[test]
+    fn keepalive_on_the_clients_of_cluster_nodes() {
+        let Source::Cluster { nodes, .. } = source(RawOptions {
+            cluster: Some(vec![
+                RawNode::Url("redis://127.0.0.1:7000".to_owned()),
+                RawNode::Url("redis://127.0.0.1:7001".to_owned()),
+            ]),
+            ..Default::default()
+        }) else {
+            panic!("cluster expected");
+        };
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes.iter().all(has_keepalive));
     }
 }
