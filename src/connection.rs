@@ -3,10 +3,15 @@
 //! Sentinel or in a cluster a failed command makes the next call open a new
 //! one, since the old address may lead to a dead or demoted node. Concurrent
 //! calls share it, so their commands are pipelined onto one socket.
+//!
+//! A command that times out is no proof the connection is lost (Redis may be
+//! busy), but a half-open one (a NAT or load balancer forgot it) times out
+//! forever and redis-rs never reopens it. So the watcher then checks it with
+//! a PING and replaces it when that gets no answer either.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -25,6 +30,10 @@ pub enum ConnectionEvent {
 }
 
 pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
+
+/// The longest a health-check PING may take before its connection counts as
+/// dead; shorter when the command timeout is.
+const PING_DEADLINE_MAX: Duration = Duration::from_secs(1);
 
 /// A connection to one Redis, or to a cluster that routes each command by its key.
 #[derive(Clone)]
@@ -74,8 +83,12 @@ pub struct Connection {
     /// Where it connects, for messages.
     describe: String,
     manager_config: ConnectionManagerConfig,
-    connect_timeout: std::time::Duration,
+    connect_timeout: Duration,
+    ping_deadline: Duration,
     current: Mutex<Option<Conn>>,
+    /// A connection a command timed out on, for the watcher to check.
+    suspect: Mutex<Option<Conn>>,
+    wake_watcher: tokio::sync::Notify,
     generations: AtomicU64,
     /// Held while connecting; holds the failure of the last attempt, so the
     /// callers that queued behind it share it instead of each waiting a timeout.
@@ -97,13 +110,16 @@ impl Connection {
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout))
             .set_number_of_retries(2)
-            .set_max_delay(std::time::Duration::from_millis(500));
+            .set_max_delay(Duration::from_millis(500));
         Ok(Self {
             source,
             describe: config.target.describe(),
             manager_config,
             connect_timeout: config.connect_timeout,
+            ping_deadline: config.command_timeout.min(PING_DEADLINE_MAX),
             current: Mutex::new(None),
+            suspect: Mutex::new(None),
+            wake_watcher: tokio::sync::Notify::new(),
             generations: AtomicU64::new(0),
             connecting: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
@@ -181,9 +197,80 @@ impl Connection {
         exchange: impl AsyncFnOnce(&mut Conn) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let mut conn = self.get().await?;
-        let outcome = exchange(&mut conn).await.map_err(SessionError::from);
+        let outcome = exchange(&mut conn).await;
+        if outcome.as_ref().is_err_and(redis::RedisError::is_timeout) {
+            self.suspect(conn);
+            return outcome.map_err(SessionError::from);
+        }
+        let outcome = outcome.map_err(SessionError::from);
         self.record(Some(&conn), &outcome);
         outcome
+    }
+
+    /// Has the watcher check `conn` at once.
+    fn suspect(&self, conn: Conn) {
+        *self.suspect.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        self.wake_watcher.notify_one();
+    }
+
+    /// Has the watcher check the current connection, when another one to the
+    /// same Redis (the cache's subscriber) stopped answering.
+    pub fn suspect_current(&self) {
+        if let Some(conn) = self.current() {
+            self.suspect(conn);
+        }
+    }
+
+    /// How long a health-check PING may take.
+    pub fn ping_deadline(&self) -> Duration {
+        self.ping_deadline
+    }
+
+    /// PINGs `conn`; when that fails or gets no answer in time, replaces it,
+    /// so the next call opens a new connection.
+    async fn check(&self, mut conn: Conn) {
+        if !self.is_current(conn.generation) {
+            return;
+        }
+        let ping = redis::cmd("PING");
+        let pong = ping.query_async::<Value>(&mut conn);
+        let failure = match tokio::time::timeout(self.ping_deadline, pong).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(err)) => match SessionError::from(err) {
+                SessionError::Connection(message) => Some(message),
+                // A refusal (NOAUTH, LOADING) still comes from a live connection.
+                _ => None,
+            },
+            Err(_) => Some(format!(
+                "no answer from {} to PING within {} ms",
+                self.describe,
+                self.ping_deadline.as_millis()
+            )),
+        };
+        if let Some(message) = failure {
+            if self.drop_current(conn.generation) {
+                self.mark_down(&message);
+            }
+        }
+    }
+
+    fn is_current(&self, generation: u64) -> bool {
+        self.current()
+            .is_some_and(|conn| conn.generation == generation)
+    }
+
+    /// Drops the current connection if it is still that generation's.
+    fn drop_current(&self, generation: u64) -> bool {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current
+            .as_ref()
+            .is_some_and(|conn| conn.generation == generation)
+        {
+            current.take();
+            true
+        } else {
+            false
+        }
     }
 
     /// Notes what a command's outcome on `used` says about the connection,
@@ -246,20 +333,30 @@ impl Connection {
 
     /// While the connection is down, pings it every `every` so the owner
     /// hears `Connect` as soon as Redis is back, with or without traffic.
-    /// Also makes the first connection without waiting for a first call.
-    pub async fn watch(&self, every: std::time::Duration) {
+    /// Also makes the first connection without waiting for a first call, and
+    /// checks at once a connection that a command timed out on.
+    pub async fn watch(&self, every: Duration) {
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            if !self.is_connected() {
-                if let Ok(mut conn) = self.get().await {
-                    let pong: redis::RedisResult<String> =
-                        redis::cmd("PING").query_async(&mut conn).await;
-                    self.record(Some(&conn), &pong.map_err(SessionError::from));
-                }
+            let suspect = self
+                .suspect
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(conn) = suspect {
+                self.check(conn).await;
             }
-            tokio::time::sleep(every).await;
+            if !self.is_connected() {
+                let _ = self
+                    .exec(async |conn| redis::cmd("PING").query_async::<Value>(conn).await)
+                    .await;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.wake_watcher.notified() => {}
+            }
         }
     }
 
@@ -272,6 +369,10 @@ impl Connection {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.suspect
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
