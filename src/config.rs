@@ -1,16 +1,18 @@
 //! Constructor options, in the shapes of both reference versions, read once
 //! into the engine's settings.
 
+use std::fmt;
 use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::{Result, SessionError};
-use crate::target::{valid_port, RawNode, RawSentinel, RawTls, Target};
+use crate::redact::{redact_url, Redacted};
+use crate::target::{parse_url, valid_port, RawNode, RawSentinel, RawTls, Target};
 
 /// The options as a caller wrote them; every field optional. Numbers are
-/// `Number(value)` of what was given.
-#[derive(Debug, Clone, Default)]
+/// `Number(value)` of what was given. Its `Debug` shows no password.
+#[derive(Clone, Default)]
 pub struct RawOptions {
     pub host: Option<String>,
     pub port: Option<f64>,
@@ -34,6 +36,51 @@ pub struct RawOptions {
     pub socket_port: Option<f64>,
 }
 
+impl fmt::Debug for RawOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out by accident.
+        let Self {
+            host,
+            port,
+            namespace,
+            wipe,
+            cachetime,
+            cachemax,
+            connect_timeout_ms,
+            command_timeout_ms,
+            url,
+            username,
+            password,
+            db,
+            tls,
+            sentinel,
+            cluster,
+            socket_host,
+            socket_port,
+        } = self;
+        f.debug_struct("RawOptions")
+            .field("host", host)
+            .field("port", port)
+            .field("namespace", namespace)
+            .field("wipe", wipe)
+            .field("cachetime", cachetime)
+            .field("cachemax", cachemax)
+            .field("connect_timeout_ms", connect_timeout_ms)
+            .field("command_timeout_ms", command_timeout_ms)
+            .field("url", &url.as_deref().map(redact_url))
+            .field("username", username)
+            .field("password", &Redacted(password))
+            .field("db", db)
+            .field("tls", tls)
+            .field("sentinel", sentinel)
+            .field("cluster", cluster)
+            .field("socket_host", socket_host)
+            .field("socket_port", socket_port)
+            .finish()
+    }
+}
+
+/// Its `Debug` shows no secret: `Target`'s hides them.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub namespace: String,
@@ -135,10 +182,7 @@ impl Config {
 
 fn connection_info(raw: &RawOptions) -> Result<ConnectionInfo> {
     let info = match &raw.url {
-        Some(url) => url
-            .as_str()
-            .into_connection_info()
-            .map_err(|err| SessionError::InvalidOptions(format!("bad url: {err}")))?,
+        Some(url) => parse_url(url, "url")?,
         None => {
             let host = raw
                 .host
@@ -202,13 +246,13 @@ mod tests {
                 ..
             }
         ));
-        let insecure_url = config(RawOptions {
+        let insecure_url = Config::from_options(RawOptions {
             url: Some("rediss://localhost:6390/#insecure".to_owned()),
             ..Default::default()
         });
         assert!(matches!(
-            info(&insecure_url).addr(),
-            ConnectionAddr::TcpTls { insecure: true, .. }
+            insecure_url,
+            Err(SessionError::InvalidOptions(ref message)) if message.contains("rejectUnauthorized: false")
         ));
         let by_options = config(RawOptions {
             port: Some(6390.0),
@@ -222,6 +266,86 @@ mod tests {
             info(&by_options).addr(),
             ConnectionAddr::TcpTls { insecure: true, .. }
         ));
+    }
+
+    #[test]
+    fn no_url_turns_certificate_checks_off() {
+        use crate::target::RawNode;
+        let node = |url: &str| Some(vec![RawNode::Url(url.to_owned())]);
+        for raw in [
+            RawOptions {
+                cluster: node("rediss://:s3cret@127.0.0.1:7000#insecure"),
+                ..Default::default()
+            },
+            RawOptions {
+                sentinel: Some(RawSentinel {
+                    name: Some("m".to_owned()),
+                    sentinels: vec![RawNode::Url(
+                        "rediss://127.0.0.1:26379/#insecure".to_owned(),
+                    )],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ] {
+            let Err(SessionError::InvalidOptions(message)) = Config::from_options(raw) else {
+                panic!("a #insecure node must be refused");
+            };
+            assert!(message.contains("#insecure"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn debug_output_and_errors_show_no_secret() {
+        use crate::target::RawNode;
+        let secret_url = "redis://alice:s3cret@127.0.0.1:7000";
+        let tls = RawTls {
+            ca: vec![b"ca s3cret".to_vec()],
+            cert: Some(b"cert s3cret".to_vec()),
+            key: Some(b"key s3cret".to_vec()),
+            reject_unauthorized: None,
+        };
+        let raws = [
+            RawOptions {
+                url: Some(secret_url.to_owned()),
+                password: Some("s3cret".to_owned()),
+                tls: Some(tls.clone()),
+                ..Default::default()
+            },
+            RawOptions {
+                password: Some("s3cret".to_owned()),
+                sentinel: Some(RawSentinel {
+                    name: Some("m".to_owned()),
+                    sentinels: vec![RawNode::Url(secret_url.to_owned())],
+                    username: Some("watcher".to_owned()),
+                    password: Some("s3cret".to_owned()),
+                }),
+                ..Default::default()
+            },
+            RawOptions {
+                cluster: Some(vec![RawNode::Url(secret_url.to_owned())]),
+                password: Some("s3cret".to_owned()),
+                tls: Some(tls),
+                ..Default::default()
+            },
+        ];
+        for raw in raws {
+            let shown = format!("{raw:?} {:?}", config(raw.clone()));
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        let bad = RawOptions {
+            cluster: Some(vec![RawNode::Url("redis://alice:s3cret@h:1/x".to_owned())]),
+            ..Default::default()
+        };
+        let Err(SessionError::InvalidOptions(message)) = Config::from_options(bad) else {
+            panic!("a bad node URL must be refused");
+        };
+        assert!(
+            message.contains("redis://alice:<redacted>@h:1/x"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod js;
 pub mod keys;
 pub mod layout;
+pub mod redact;
 mod reply;
 mod scripts;
 pub mod session;

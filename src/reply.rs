@@ -4,8 +4,17 @@ use redis::Value;
 
 use crate::error::{Result, SessionError};
 
+/// Names the reply's type, never its contents: a reply holds session data.
 fn unexpected(what: &str, value: &Value) -> SessionError {
-    SessionError::Redis(format!("unexpected reply for {what}: {value:?}"))
+    let kind = match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) | Value::SimpleString(_) | Value::VerbatimString { .. } => "a string",
+        Value::Array(_) | Value::Set(_) | Value::Map(_) => "a collection",
+        Value::Okay => "OK",
+        _ => "another type",
+    };
+    SessionError::Redis(format!("unexpected reply for {what}: {kind}"))
 }
 
 pub fn text(value: &Value) -> Option<String> {
@@ -42,5 +51,24 @@ pub fn pair(value: &Value, what: &str) -> Result<(i64, i64)> {
             _ => Err(unexpected(what, value)),
         },
         other => Err(unexpected(what, other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unexpected_reply_is_named_not_quoted() {
+        let stored = Value::Array(vec![Value::BulkString(b"user-secret".to_vec())]);
+        let message = int(&stored, "kill").unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "Redis command failed: unexpected reply for kill: a collection"
+        );
+        let message = fields(&Value::BulkString(b"s3cret".to_vec()), "get")
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }

@@ -2,6 +2,7 @@
 //! or a Redis Cluster; over TCP or TLS, with an ACL user or a password.
 //! Every connection, whatever it is for, has TCP keepalive on.
 
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use redis::{
 };
 
 use crate::error::{Result, SessionError};
+use crate::redact::{redact_url, Redacted};
 
 /// Idle time before the first keepalive probe: node-redis 4's `keepAlive`.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
@@ -30,7 +32,8 @@ fn tcp_settings() -> TcpSettings {
 }
 
 /// TLS settings as given (`options.tls`, `options.socket`, or a `rediss:` URL).
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` shows no key.
+#[derive(Clone, Default)]
 pub struct RawTls {
     /// PEM certificates to trust instead of the system's.
     pub ca: Vec<Vec<u8>>,
@@ -39,14 +42,15 @@ pub struct RawTls {
     pub reject_unauthorized: Option<bool>,
 }
 
-/// A node as given: a URL, or `{host, port}`.
-#[derive(Debug, Clone)]
+/// A node as given: a URL, or `{host, port}`. Its `Debug` shows no password.
+#[derive(Clone)]
 pub enum RawNode {
     Url(String),
     Address(Option<String>, Option<f64>),
 }
 
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` shows no password.
+#[derive(Clone, Default)]
 pub struct RawSentinel {
     pub name: Option<String>,
     pub sentinels: Vec<RawNode>,
@@ -61,7 +65,9 @@ pub struct Tls {
     insecure: bool,
 }
 
-#[derive(Debug, Clone)]
+/// Its `Debug` shows no password: redis-rs hides those of `ConnectionInfo`
+/// and the certificates of `Tls`, and `sentinel_password` is hidden here.
+#[derive(Clone)]
 pub enum Target {
     Standalone {
         info: ConnectionInfo,
@@ -81,6 +87,82 @@ pub enum Target {
         nodes: Vec<ConnectionInfo>,
         tls: Option<Tls>,
     },
+}
+
+impl fmt::Debug for RawTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            ca,
+            cert,
+            key,
+            reject_unauthorized,
+        } = self;
+        f.debug_struct("RawTls")
+            .field("ca", &format_args!("[{} certificates]", ca.len()))
+            .field("cert", &Redacted(cert))
+            .field("key", &Redacted(key))
+            .field("reject_unauthorized", reject_unauthorized)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RawNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(url) => f.debug_tuple("Url").field(&redact_url(url)).finish(),
+            Self::Address(host, port) => f.debug_tuple("Address").field(host).field(port).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for RawSentinel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            sentinels,
+            username,
+            password,
+        } = self;
+        f.debug_struct("RawSentinel")
+            .field("name", name)
+            .field("sentinels", sentinels)
+            .field("username", username)
+            .field("password", &Redacted(password))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Standalone { info, tls } => f
+                .debug_struct("Standalone")
+                .field("info", info)
+                .field("tls", tls)
+                .finish(),
+            Self::Sentinel {
+                service,
+                sentinels,
+                master,
+                sentinel_username,
+                sentinel_password,
+                tls,
+            } => f
+                .debug_struct("Sentinel")
+                .field("service", service)
+                .field("sentinels", sentinels)
+                .field("master", master)
+                .field("sentinel_username", sentinel_username)
+                .field("sentinel_password", &Redacted(sentinel_password))
+                .field("tls", tls)
+                .finish(),
+            Self::Cluster { nodes, tls } => f
+                .debug_struct("Cluster")
+                .field("nodes", nodes)
+                .field("tls", tls)
+                .finish(),
+        }
+    }
 }
 
 fn invalid(message: impl Into<String>) -> SessionError {
@@ -138,10 +220,25 @@ pub fn node_url(node: &RawNode) -> Result<String> {
 }
 
 fn node_info(node: &RawNode, what: &str) -> Result<ConnectionInfo> {
-    let url = node_url(node)?;
-    url.as_str()
+    parse_url(&node_url(node)?, what)
+}
+
+/// Where and as whom a URL connects. Quoted in errors without its password.
+/// redis-rs reads `rediss://host#insecure` as "do not verify the certificate",
+/// which a URL copied from somewhere would do silently: refused, so that
+/// turning verification off is always the explicit `rejectUnauthorized: false`.
+pub fn parse_url(url: &str, what: &str) -> Result<ConnectionInfo> {
+    let info = url
         .into_connection_info()
-        .map_err(|err| invalid(format!("bad {what} {url}: {err}")))
+        .map_err(|err| invalid(format!("bad {what} {}: {err}", redact_url(url))))?;
+    if let ConnectionAddr::TcpTls { insecure: true, .. } = info.addr() {
+        return Err(invalid(format!(
+            "bad {what} {}: the #insecure fragment is not supported; to accept any \
+             certificate, set rejectUnauthorized: false in options.tls or options.socket",
+            redact_url(url)
+        )));
+    }
+    Ok(info)
 }
 
 /// A client for one server, over TLS with the given certificates if any.
@@ -189,11 +286,7 @@ impl Target {
     ) -> Result<Self> {
         let tls = match (tls, info.addr()) {
             (Some(raw), _) => Some(Tls::from_raw(raw)?),
-            // `rediss://host/#insecure` asks not to verify the certificate.
-            (None, ConnectionAddr::TcpTls { insecure, .. }) => Some(Tls {
-                insecure: *insecure,
-                ..Tls::from_raw(&RawTls::default())?
-            }),
+            (None, ConnectionAddr::TcpTls { .. }) => Some(Tls::from_raw(&RawTls::default())?),
             (None, _) => None,
         };
         // Always: cluster nodes or Sentinels may be rediss:// URLs on their own.
