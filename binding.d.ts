@@ -38,6 +38,6 @@ export declare class NativeSessions {
    * One step of copying this standalone instance's sessions into the
    * cluster instance `target` (the migrate-to-cluster command).
    */
-  migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][] }>
+  migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][]; skipped: number; present: number }>
   get connected(): boolean
 }

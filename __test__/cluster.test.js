@@ -3,9 +3,6 @@
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { setTimeout: sleep } = require('node:timers/promises')
-const path = require('node:path')
-const { execFile } = require('node:child_process')
-const { promisify } = require('node:util')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { startCluster, clusterNodes, cli } = require('./helpers/redis-cluster')
@@ -192,60 +189,6 @@ describe('Redis Cluster', () => {
       assert.ok(await raw.pttl('wipe:_wipelock') > 0, 'the period lock is held')
     } finally {
       for (const r of [...wipers, rs]) await r.quit()
-    }
-  })
-
-  it('migrate-to-cluster copies the live sessions of a reference deployment, under new tokens', { timeout: 60_000 }, async () => {
-    const RedisSessionsV3 = require('redis-sessions-v3')
-    const reference = new RedisSessionsV3({ port: single.port, namespace: 'mig', wipe: 0 })
-    const create = (options) => new Promise((resolve, reject) => reference.create(options, (err, r) => (err ? reject(err) : resolve(r.token))))
-    const originals = new Map()
-    try {
-      for (let i = 0; i < 40; i++) {
-        for (const device of ['phone', 'laptop']) {
-          const options = { app: i % 2 ? 'miga' : 'migb', id: `user:${i}`, ip: device, ttl: 3600, d: { device, i } }
-          if (i % 5 === 0) options.no_resave = true
-          originals.set(await create(options), options)
-        }
-      }
-      const expired = await create({ app: 'miga', id: 'gone', ip: '1', ttl: 10 })
-      const redis = require('./helpers/raw').connect(single.port)
-      await redis.hset(`mig:miga:${expired}`, 'la', String(now() - 100))
-      redis.disconnect()
-    } finally {
-      reference.redis.quit()
-    }
-    const migrate = () => promisify(execFile)(process.execPath, [path.join(__dirname, '..', 'bin', 'migrate-to-cluster.js'),
-      '--from', single.url, '--to', `redis://127.0.0.1:${cluster.nodes[0].port}`, '--namespace', 'mig'])
-    const { stdout, stderr } = await migrate()
-    const moved = stdout.trim().split('\n').map((line) => JSON.parse(line))
-    assert.match(stderr, /copied 80 sessions/)
-    assert.equal(moved.length, 80, 'every live session, and not the expired one')
-    for (const { old, new: token } of moved) assert.equal(token.slice(2), old.slice(2), 'the old token with its bucket in front')
-    assert.ok(moved.filter(({ old, new: token }) => token !== old).length >= 75, 'new tokens, but for the rare one that already named its bucket')
-    const again = await migrate()
-    assert.deepEqual(again.stdout.trim().split('\n').map((line) => JSON.parse(line)).sort((a, b) => a.old.localeCompare(b.old)),
-      [...moved].sort((a, b) => a.old.localeCompare(b.old)), 'a second run copies the same sessions onto themselves')
-    const rs = new RedisSessions({ cluster: cluster.seeds, namespace: 'mig', wipe: 0 })
-    try {
-      for (const { app, old, new: token } of moved) {
-        const original = originals.get(old)
-        assert.ok(original, 'an original token')
-        assert.equal(app, original.app)
-        const session = await rs.get({ app, token })
-        assert.equal(session.id, original.id)
-        assert.equal(session.ip, original.ip)
-        assert.deepEqual(session.d, original.d)
-        assert.equal(session.no_resave === true, original.no_resave === true)
-        // The old token with its bucket in front is the old token itself when its
-        // first two characters already named that bucket (in about 1 run in 50).
-        if (token !== old) assert.equal(await rs.get({ app, token: old }), null)
-      }
-      assert.deepEqual(await rs.activity({ app: 'miga', dt: 600 }), { activity: 20 })
-      assert.equal((await rs.soid({ app: 'miga', id: 'user:3' })).sessions.length, 2)
-      assert.deepEqual(await rs.killsoid({ app: 'migb', id: 'user:4' }), { kill: 2 })
-    } finally {
-      await rs.quit()
     }
   })
 

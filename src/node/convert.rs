@@ -77,7 +77,7 @@ pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
     }
 }
 
-/// `{cursor, moved: [[app, old token, new token], ...]}`.
+/// `{cursor, moved: [[app, old token, new token], ...], skipped, present}`.
 fn migrated<'env>(env: &'env Env, step: &crate::store::Step) -> Result<Unknown<'env>> {
     let mut moved = env.create_array(u32::try_from(step.moved.len()).unwrap_or(u32::MAX))?;
     for (i, m) in step.moved.iter().enumerate() {
@@ -87,6 +87,8 @@ fn migrated<'env>(env: &'env Env, step: &crate::store::Step) -> Result<Unknown<'
     let mut object = Object::new(env)?;
     object.set_named_property("cursor", step.cursor.as_str())?;
     object.set_named_property("moved", moved)?;
+    object.set_named_property("skipped", step.skipped as f64)?;
+    object.set_named_property("present", step.present as f64)?;
     object.into_unknown(env)
 }
 

@@ -319,7 +319,7 @@ impl NativeSessions {
     /// cluster instance `target` (the migrate-to-cluster command).
     #[napi(
         catch_unwind,
-        ts_return_type = "Promise<{ cursor: string; moved: [string, string, string][] }>"
+        ts_return_type = "Promise<{ cursor: string; moved: [string, string, string][]; skipped: number; present: number }>"
     )]
     pub fn migrate_step<'env>(
         &self,
