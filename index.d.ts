@@ -17,7 +17,8 @@ export interface Session<D extends SessionData = SessionData> {
   ttl: number
   /** Seconds since the last activity. */
   idle: number
-  ip: string
+  /** `null` when the stored session has no ip (written by another program). */
+  ip: string | null
   /** Present when the session holds data. */
   d?: Partial<D>
   /** Present (true) when the session was created with `no_resave`. */
@@ -37,7 +38,7 @@ export interface ConnectionOptions {
   database?: number
   /** node-redis v4; `tls: true` with `ca`, `cert`, `key`, `rejectUnauthorized` beside it. */
   socket?: { host?: string; port?: number; connectTimeout?: number; tls?: boolean } & TlsOptions
-  /** node_redis v3: `true`, or the certificates to use (a `rediss://` url also turns TLS on). */
+  /** node_redis v3: `true`, or the certificates to use (a `rediss://` url also turns TLS on; its `#insecure` fragment is refused: use `rejectUnauthorized: false`). */
   tls?: boolean | TlsOptions
 }
 
@@ -97,9 +98,15 @@ export interface RedisSessionsOptions {
 
 export type Callback<T> = (err: Error | null, result: T) => void
 
-/** The error of a bad argument: `name` is "missingParameter", "invalidFormat" or "invalidValue". */
+/**
+ * Every error a call answers. A bad argument: "missingParameter", "invalidFormat" or
+ * "invalidValue", with the reference's message. Bad constructor options: "invalidOptions".
+ * Redis unreachable or lost: "redisConnectionError"; a command Redis refused: "redisError";
+ * a stored session that cannot be read: "corruptSession"; a call after `quit()`: "closed";
+ * a bug of this package: "internalError". No message quotes a password or session data.
+ */
 export interface RedisSessionsError extends Error {
-  name: 'missingParameter' | 'invalidFormat' | 'invalidValue' | 'invalidOptions' | 'redisConnectionError' | 'redisError' | 'corruptSession' | 'closed'
+  name: 'missingParameter' | 'invalidFormat' | 'invalidValue' | 'invalidOptions' | 'redisConnectionError' | 'redisError' | 'corruptSession' | 'closed' | 'internalError'
 }
 
 export interface AppOptions { app: string }

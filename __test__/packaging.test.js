@@ -3,6 +3,7 @@
 // points, the TypeScript types, and the demo.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
@@ -74,6 +75,16 @@ describe('packaging', () => {
     assert.ok(addon, 'a built addon in the package root')
     const flags = dynamicFlags(fs.readFileSync(path.join(root, addon)))
     assert.equal(flags & DF_STATIC_TLS, 0, `DT_FLAGS is 0x${flags.toString(16)}: the addon has static TLS`)
+  })
+
+  it('index.d.ts names exactly the errors the engine throws', () => {
+    const engine = fs.readFileSync(path.join(root, 'src', 'error.rs'), 'utf8')
+    const nameFn = /pub fn name\(&self\)[\s\S]*?\n {4}\}\n/.exec(engine)[0]
+    const thrown = [...nameFn.matchAll(/=> "(\w+)"/g)].map((m) => m[1]).sort()
+    assert.ok(thrown.length >= 9, `read ${thrown} from SessionError::name`)
+    const types = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8')
+    const union = /interface RedisSessionsError extends Error \{\s*name: ([^\n]+)/.exec(types)[1]
+    assert.deepEqual([...union.matchAll(/'(\w+)'/g)].map((m) => m[1]).sort(), thrown)
   })
 
   it('the types compile under --strict, and misuse does not', { timeout: 60_000 }, async () => {

@@ -19,8 +19,13 @@ async function promises(): Promise<void> {
   if (session !== null) {
     const foo: string | undefined = session.d?.foo
     const reads: number = session.r
+    const ip: string | null = session.ip
+    // @ts-expect-error ip is null for a session stored without one
+    const ipText: string = session.ip
     void foo
     void reads
+    void ip
+    void ipText
   }
   await rs.set({ app: 'app', token, d: { unread: null } })
   const { activity }: { activity: number } = await rs.activity({ app: 'app', deltaTime: 60 })
