@@ -1,6 +1,35 @@
 //! redis-sessions-rs: the engine of a drop-in replacement for the npm package
 //! `redis-sessions`, on the same Redis keys. The Node binding is the `node`
 //! feature; everything else is plain Rust, tested without Node.
+//!
+//! The modules (this is the one list of them; CONTRIBUTING.md points here):
+//!
+//! - Arguments and options: `validate` (argument rules and the reference's
+//!   messages), `js` (JavaScript number and string semantics), `config`
+//!   (constructor options into settings), `target` (standalone, Sentinel or
+//!   Cluster; TLS and credentials), `error` (`SessionError`, the `name` and
+//!   message JavaScript sees), `redact` (no password or quoted data in
+//!   messages and `Debug` output).
+//! - Data: `keys` (the reference's key layout), `layout` (which keys hold a
+//!   session: the reference's, or cluster mode's buckets), `token`, `data`
+//!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
+//!   (reading script replies), `clock`.
+//! - Redis: `scripts` and `lua/` (one atomic script per operation),
+//!   `connection` (the shared connection, reconnecting, failovers), `store`
+//!   (the methods), `store/migrate` (copying a standalone deployment into a
+//!   cluster; its script is `lua/import.lua`), `cache` and `subscriber` (the
+//!   in-process cache and its invalidation over pub/sub), `wipe`.
+//! - `node/` (the `node` feature): the napi-rs binding. `mod` (the
+//!   `NativeSessions` class), `args` and `options` (reading JavaScript
+//!   arguments and options), `convert` (results and errors as JavaScript
+//!   values), `settle` (answering Promises from the engine's tasks),
+//!   `runtime` (the engine's tokio runtime), `allocator` (mimalloc).
+//!
+//! Outside `src/`: `index.js` (the facade: callbacks or Promises, bound
+//! methods, events), `index.d.ts`, `bin/migrate-to-cluster.js`, `__test__/`
+//! (node:test suites against redis-servers they start; `helpers/` starts
+//! them), `tests/` (the engine's property tests), `npm/` (one package per
+//! prebuilt platform binary), `benchmark/`, `demo/`.
 
 pub mod cache;
 mod clock;
