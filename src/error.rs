@@ -83,7 +83,7 @@ fn describe(err: &redis::RedisError) -> String {
                 err.category()
             )
         }
-        _ => unquoted(&err.to_string()).to_owned(),
+        _ => unquoted(&err.to_string()),
     }
 }
 

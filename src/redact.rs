@@ -56,12 +56,35 @@ fn redact_query(tail: &str) -> String {
 /// arguments it was given (`unknown command 'HSET', with args beginning with:
 /// 'ns:app:TOKEN' 'd' '{...}'`) and Lua quotes names and values in its
 /// messages, so the text stops at the first opening quote; the code and the
-/// reason before it stay (an apostrophe inside a word, as in `can't`, is not
-/// a quote).
-pub fn unquoted(text: &str) -> &str {
+/// reason before it stay. Not quotes: an apostrophe inside a word (`can't`),
+/// and the quotes redis-rs puts around a code it does not know (`"NOAUTH":`).
+pub fn unquoted(text: &str) -> String {
+    let mut kept = String::new();
+    let mut rest = text;
+    while let Some((at, quote)) = opening_quote(rest) {
+        let (before, quoted) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        kept.push_str(before);
+        let inside = quoted.get(quote.len_utf8()..).unwrap_or_default();
+        match inside.split_once(quote) {
+            Some((code, after)) if is_error_code(code) && after.starts_with(':') => {
+                kept.push_str(code);
+                rest = after;
+            }
+            _ => return kept.trim_end_matches(TRAILING).to_owned(),
+        }
+    }
+    kept.push_str(rest);
+    kept.trim_end_matches(TRAILING).to_owned()
+}
+
+/// What is left dangling where a message is cut.
+const TRAILING: [char; 5] = [' ', ',', ':', '(', '['];
+
+/// Where the first quote that is not an apostrophe inside a word is.
+fn opening_quote(text: &str) -> Option<(usize, char)> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let is_word = |c: Option<&(usize, char)>| c.is_some_and(|(_, c)| c.is_alphanumeric());
-    let end = chars
+    chars
         .iter()
         .enumerate()
         .find(|(i, (_, c))| {
@@ -69,10 +92,15 @@ pub fn unquoted(text: &str) -> &str {
                 && !(is_word(i.checked_sub(1).and_then(|p| chars.get(p)))
                     && is_word(chars.get(i + 1)))
         })
-        .map_or(text.len(), |(_, (at, _))| *at);
-    text.get(..end)
-        .unwrap_or_default()
-        .trim_end_matches([' ', ',', ':', '(', '['])
+        .map(|(_, found)| *found)
+}
+
+/// A Redis error code, such as `NOAUTH` or `WRONGPASS`.
+fn is_error_code(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// `Debug` for an optional secret: whether it is set, never its contents.
@@ -145,6 +173,15 @@ mod tests {
         ] {
             assert_eq!(unquoted(plain), plain);
         }
+        assert_eq!(
+            unquoted("\"WRONGPASS\": invalid username-password pair or user is disabled."),
+            "WRONGPASS: invalid username-password pair or user is disabled."
+        );
+        assert_eq!(
+            unquoted("Pipeline failure: [(Index 0, error: \"NOAUTH\": Authentication required.)]"),
+            "Pipeline failure: [(Index 0, error: NOAUTH: Authentication required.)]"
+        );
+        assert_eq!(unquoted("\"ALICE\" 'x'"), "");
     }
 
     #[test]
