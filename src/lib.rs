@@ -23,7 +23,7 @@
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript
 //!   arguments and options), `convert` (results and errors as JavaScript
 //!   values), `settle` (answering Promises from the engine's tasks),
-//!   `runtime` (the engine's tokio runtime), `allocator` (mimalloc).
+//!   `runtime` (the engine's tokio runtime).
 //!
 //! Outside `src/`: `index.js` (the facade: callbacks or Promises, bound
 //! methods, events), `index.d.ts`, `bin/migrate-to-cluster.js`, `__test__/`
