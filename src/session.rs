@@ -21,29 +21,53 @@ pub struct Session {
     pub idle: f64,
     pub ip: Option<String>,
     pub no_resave: bool,
-    pub d: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `d` as stored, JSON text checked to be an object; JavaScript's own
+    /// `JSON.parse` turns it into the caller's object, as in the reference.
+    pub d: Option<String>,
 }
 
 /// Decodes `HMGET id r w ttl d la ip no_resave` read at `now`; `None` for a
-/// missing or idled-out session.
+/// missing or idled-out session, an error for a `d` that is not a JSON object.
 pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
-    let field = |i: usize| fields.get(i).and_then(Option::as_deref);
-    let Some(id) = field(0) else {
+    let Some(mut session) = decode_without_d(fields, now) else {
         return Ok(None);
     };
+    if let Some(text) = stored_d(fields) {
+        data::check_stored(text).map_err(SessionError::CorruptSession)?;
+        session.d = Some(text.to_owned());
+    }
+    Ok(Some(session))
+}
+
+/// As `decode`, for a listing (soid, soapp): a session whose `d` is not a
+/// JSON object is listed without `d`, so one unreadable session neither
+/// hides the others nor disappears from the list.
+pub fn decode_listed(fields: &[Option<String>], now: f64) -> Option<Session> {
+    let mut session = decode_without_d(fields, now)?;
+    session.d = stored_d(fields)
+        .filter(|text| data::check_stored(text).is_ok())
+        .map(str::to_owned);
+    Some(session)
+}
+
+/// A stored `d`; empty text is none, as the reference's `if (session[4])`.
+fn stored_d(fields: &[Option<String>]) -> Option<&str> {
+    fields
+        .get(D_FIELD)
+        .and_then(Option::as_deref)
+        .filter(|text| !text.is_empty())
+}
+
+fn decode_without_d(fields: &[Option<String>], now: f64) -> Option<Session> {
+    let field = |i: usize| fields.get(i).and_then(Option::as_deref);
+    let id = field(0)?;
     let ttl = to_number(field(3));
     let idle = now - to_number(field(5));
     if ttl < idle {
-        return Ok(None);
+        return None;
     }
     let no_resave = field(7) == Some("1");
-    let d = match field(D_FIELD) {
-        Some(text) if !text.is_empty() => {
-            Some(data::parse(text).map_err(SessionError::CorruptSession)?)
-        }
-        _ => None,
-    };
-    Ok(Some(Session {
+    Some(Session {
         id: id.to_owned(),
         r: to_number(field(1)),
         w: to_number(field(2)),
@@ -51,8 +75,8 @@ pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
         idle,
         ip: field(6).map(str::to_owned),
         no_resave,
-        d,
-    }))
+        d: None,
+    })
 }
 
 #[cfg(test)]
@@ -79,7 +103,7 @@ mod tests {
         assert_eq!((s.r, s.w, s.ttl, s.idle), (3.0, 2.0, 7200.0, 10.0));
         assert_eq!(s.ip.as_deref(), Some("1.2.3.4"));
         assert!(!s.no_resave);
-        assert_eq!(s.d.unwrap()["a"], 1);
+        assert_eq!(s.d.as_deref(), Some("{\"a\":1}"));
     }
 
     #[test]
@@ -120,5 +144,28 @@ mod tests {
             decode(&raw, 0.0),
             Err(SessionError::CorruptSession(_))
         ));
+        let listed = decode_listed(&raw, 0.0).unwrap();
+        assert_eq!((listed.id.as_str(), listed.d), ("u", None));
+    }
+
+    #[test]
+    fn d_is_kept_as_stored_text_lone_surrogate_escapes_included() {
+        let text = "{\"s\":\"x\\ud83d\",\"__proto__\":{\"admin\":true}}";
+        let mut raw = fields([
+            Some("u"),
+            Some("1"),
+            Some("1"),
+            Some("30"),
+            Some(text),
+            Some("0"),
+            None,
+            None,
+        ]);
+        assert_eq!(decode(&raw, 0.0).unwrap().unwrap().d.as_deref(), Some(text));
+        assert_eq!(decode_listed(&raw, 0.0).unwrap().d.as_deref(), Some(text));
+        if let Some(d) = raw.get_mut(D_FIELD) {
+            *d = Some(String::new());
+        }
+        assert_eq!(decode(&raw, 0.0).unwrap().unwrap().d, None);
     }
 }

@@ -11,7 +11,7 @@ use crate::cache::{Hit, SessionCache};
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
 use crate::connection::{Conn, Connection, Listener};
-use crate::data::{self, json_string};
+use crate::data::{self, JsText};
 use crate::error::{Result, SessionError};
 use crate::js::number_to_string;
 use crate::keys::{self, Keys};
@@ -163,7 +163,7 @@ impl Store {
         let id = validate::id(&args.id)?;
         let ip = validate::ip(&args.ip)?;
         let ttl = validate::ttl(&args.ttl)?;
-        let entries: &[(String, data::Value)] = match &args.d {
+        let entries: &[(JsText, data::Value)] = match &args.d {
             validate::DataArg::Falsy => &[],
             other => validate::data(other)?,
         };
@@ -173,7 +173,7 @@ impl Store {
         let now = now_secs();
         let now_text = now.to_string();
         let ttl_text = number_to_string(ttl);
-        let kept: Vec<(String, data::Value)> = entries
+        let kept: Vec<(JsText, data::Value)> = entries
             .iter()
             .filter(|(_, v)| *v != data::Value::Null)
             .cloned()
@@ -262,7 +262,7 @@ impl Store {
         let mut invocation = touching(&scripts::SET, keys, app, token, now);
         invocation.arg(self.layout.base().cache_channel());
         for (key, value) in patch {
-            invocation.arg(json_string(key));
+            invocation.arg(key.to_json());
             match value {
                 data::Value::Null => invocation.arg(""),
                 other => invocation.arg(other.to_json()),
@@ -454,7 +454,8 @@ impl Store {
         Ok(rows.into_iter().flatten().collect())
     }
 
-    /// The sessions of `tokens`, in their order; `None` for a missing or dead one.
+    /// The sessions of `tokens`, in their order; `None` for a missing or dead
+    /// one. A `d` that is not a JSON object is left out of its session.
     async fn read_rows(
         &self,
         keys: &Keys,
@@ -475,9 +476,10 @@ impl Store {
         let rows: Vec<Vec<Option<String>>> = self
             .exec(async |conn| reads.query_async(conn).await)
             .await?;
-        rows.iter()
-            .map(|fields| session::decode(fields, now as f64))
-            .collect()
+        Ok(rows
+            .iter()
+            .map(|fields| session::decode_listed(fields, now as f64))
+            .collect())
     }
 
     /// Unique ids active in the window: an id lives in one bucket only, so

@@ -1,6 +1,6 @@
 //! Argument checks in the reference's order and with its exact messages.
 
-use crate::data::Value;
+use crate::data::{JsText, Value};
 use crate::error::{Result, SessionError};
 use crate::js::{is_line_terminator, parse_int, utf16_len};
 
@@ -25,8 +25,8 @@ pub enum DataArg {
     Falsy,
     /// A truthy primitive or an array.
     NotAnObject,
-    /// Own enumerable keys in JavaScript order.
-    Object(Vec<(String, Value)>),
+    /// The keys in `for...in` order; none when no key is the object's own.
+    Object(Vec<(JsText, Value)>),
 }
 
 /// Which API the caller used; it changes the name and message of the window check.
@@ -125,7 +125,7 @@ pub fn window(args: &Args, style: Style) -> Result<f64> {
 }
 
 /// A `d` that passed the checks: at least one key, only allowed value types.
-pub fn data(arg: &DataArg) -> Result<&[(String, Value)]> {
+pub fn data(arg: &DataArg) -> Result<&[(JsText, Value)]> {
     let entries = match arg {
         DataArg::Falsy => return Err(SessionError::MissingParameter("d")),
         DataArg::NotAnObject => {
@@ -140,7 +140,8 @@ pub fn data(arg: &DataArg) -> Result<&[(String, Value)]> {
     }
     if let Some((key, _)) = entries.iter().find(|(_, v)| *v == Value::Forbidden) {
         return Err(SessionError::InvalidValue(format!(
-            "d.{key} has a forbidden type. Only strings, numbers, boolean and null are allowed."
+            "d.{} has a forbidden type. Only strings, numbers, boolean and null are allowed.",
+            key.to_lossy()
         )));
     }
     Ok(entries)
@@ -243,8 +244,8 @@ mod tests {
             "d must containt at least one key."
         );
         let bad = DataArg::Object(vec![
-            ("ok".to_owned(), Value::Null),
-            ("nested".to_owned(), Value::Forbidden),
+            ("ok".into(), Value::Null),
+            ("nested".into(), Value::Forbidden),
         ]);
         assert_eq!(
             msg(data(&bad)),

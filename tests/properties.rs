@@ -2,7 +2,7 @@
 //! encodings round-trip.
 
 use proptest::prelude::*;
-use redis_sessions_rs::data::{self, Value};
+use redis_sessions_rs::data::{self, JsText, Value};
 use redis_sessions_rs::js::{is_line_terminator, parse_int, to_number, utf16_len};
 use redis_sessions_rs::keys::{app_member, global_member, split_app_member, split_global_member};
 use redis_sessions_rs::session::decode;
@@ -13,7 +13,7 @@ fn value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<f64>().prop_map(Value::Number),
-        any::<String>().prop_map(Value::Text),
+        any::<String>().prop_map(|s| Value::Text(s.into())),
         Just(Value::Forbidden),
     ]
 }
@@ -23,6 +23,7 @@ proptest! {
     fn validation_never_panics(app in any::<String>(), id in any::<String>(), ip in any::<String>(),
                                token in any::<String>(), ttl in any::<String>(), dt in any::<String>(),
                                entries in prop::collection::vec((any::<String>(), value()), 0..8)) {
+        let entries = entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
         let args = Args {
             app: Arg::Text(app), id: Arg::Text(id.clone()), ip: Arg::Text(ip.clone()), token: Arg::Text(token),
             ttl: Arg::Text(ttl), dt: Arg::Text(dt.clone()), delta_time: Arg::Text(dt),
@@ -48,21 +49,32 @@ proptest! {
     #[test]
     fn stringify_is_json_with_keys_in_order(entries in prop::collection::vec((any::<String>(), value()), 0..8)) {
         let mut seen = std::collections::HashSet::new();
-        let unique: Vec<_> = entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect();
+        let unique: Vec<(JsText, Value)> = entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).map(|(k, v)| (k.into(), v)).collect();
         let text = data::stringify(&unique);
-        let parsed = data::parse(&text).map_err(TestCaseError::fail)?;
-        let keys: Vec<&String> = parsed.keys().collect();
-        let expected: Vec<&String> = unique.iter().map(|(k, _)| k).collect();
-        prop_assert_eq!(keys, expected);
+        prop_assert_eq!(data::check_stored(&text), Ok(()));
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let keys: Vec<&str> = parsed.keys().map(String::as_str).collect();
+        let expected: Vec<String> = unique.iter().map(|(k, _)| k.to_lossy().into_owned()).collect();
+        prop_assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>());
         for (key, v) in &unique {
-            let got = &parsed[key.as_str()];
+            let got = &parsed[key.to_lossy().as_ref()];
             match v {
-                Value::Text(s) => prop_assert_eq!(got.as_str(), Some(s.as_str())),
+                Value::Text(s) => {
+                    let expected = s.to_lossy();
+                    prop_assert_eq!(got.as_str(), Some(expected.as_ref()));
+                }
                 Value::Bool(b) => prop_assert_eq!(got.as_bool(), Some(*b)),
                 Value::Number(n) if n.is_finite() => prop_assert_eq!(got.as_f64(), Some(*n + 0.0)),
                 _ => prop_assert!(got.is_null()),
             }
         }
+    }
+
+    #[test]
+    fn strings_cut_anywhere_stringify_as_a_valid_stored_d(units in prop::collection::vec(any::<u16>(), 0..12)) {
+        let text = data::stringify(&[(JsText::Utf16(units.clone()), Value::Text(JsText::Utf16(units.clone())))]);
+        prop_assert_eq!(text.contains('\u{fffd}'), units.contains(&0xfffd), "a lone surrogate is escaped, never replaced");
+        prop_assert_eq!(data::check_stored(&text), Ok(()));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use std::ffi::CStr;
 
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown, ValueType};
+use napi::JsString;
 use napi::{Env, Result};
 
-use crate::data::Value;
+use crate::data::{JsText, Value};
 use crate::{Arg, Args, DataArg, SessionError};
 
 /// Runs N-API reads, turning a thrown getter or an unconvertible value into a
@@ -79,16 +80,41 @@ pub fn optional_text(value: &Unknown) -> Result<Option<String>> {
     }
 }
 
+/// A string as JavaScript holds it. The UTF-8 read shows a lone surrogate as
+/// U+FFFD, so only a string showing one is read again, as UTF-16.
+fn js_text(s: JsString) -> Result<JsText> {
+    let utf8 = s.into_utf8()?.into_owned()?;
+    if !utf8.contains('\u{fffd}') {
+        return Ok(JsText::Utf8(utf8));
+    }
+    let utf16 = s.into_utf16()?;
+    // napi-rs's buffer ends with the NUL terminator.
+    let units = utf16
+        .as_slice()
+        .split_last()
+        .map_or(&[][..], |(_, units)| units);
+    let has_lone_surrogate = char::decode_utf16(units.iter().copied()).any(|c| c.is_err());
+    Ok(if has_lone_surrogate {
+        JsText::Utf16(units.to_vec())
+    } else {
+        JsText::Utf8(utf8)
+    })
+}
+
 fn data_value(value: &Unknown) -> Result<Value> {
     Ok(match value.get_type()? {
         ValueType::Null => Value::Null,
         ValueType::Boolean => Value::Bool(value.coerce_to_bool()?),
         ValueType::Number => Value::Number(value.coerce_to_number()?.get_double()?),
-        ValueType::String => Value::Text(text(value)?),
+        ValueType::String => Value::Text(js_text(value.coerce_to_string()?)?),
         _ => Value::Forbidden,
     })
 }
 
+/// `d` as the reference reads it: without an own enumerable key it has no
+/// key at all (`_.keys`); otherwise every key a `for...in` lists counts,
+/// inherited enumerable ones included, since the reference checks those
+/// and lodash's `omit` copies them into what it stores.
 fn data_arg(value: &Unknown) -> Result<DataArg> {
     if !value.coerce_to_bool()? {
         return Ok(DataArg::Falsy);
@@ -99,11 +125,18 @@ fn data_arg(value: &Unknown) -> Result<DataArg> {
     if value.is_array()? {
         return Ok(DataArg::NotAnObject);
     }
-    let keys = Object::keys(&object)?;
-    let mut entries = Vec::with_capacity(keys.len());
-    for key in keys {
-        let item: Unknown = object.get_named_property(&key)?;
-        entries.push((key, data_value(&item)?));
+    // In `for...in` order: own keys first, then the prototypes'.
+    let keys = object.get_property_names()?;
+    let count = keys.get_array_length_unchecked()?;
+    let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for i in 0..count {
+        let key: JsString = keys.get_element(i)?;
+        if i == 0 && !object.has_own_property_js(key)? {
+            return Ok(DataArg::Object(Vec::new()));
+        }
+        // Read with the key itself, not a C string: a key may hold NUL.
+        let item: Unknown = object.get_property_unchecked(key)?;
+        entries.push((js_text(key)?, data_value(&item)?));
     }
     Ok(DataArg::Object(entries))
 }

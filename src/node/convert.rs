@@ -1,40 +1,49 @@
 //! Results of the engine as the JavaScript values the reference returns.
 
-use napi::bindgen_prelude::{Array, JsObjectValue, JsValue, Null, Object, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{
+    Array, Function, JsObjectValue, JsValue, Null, Object, ToNapiValue, Unknown,
+};
 use napi::{Env, Result};
 
 use crate::{Session, SessionError, Style};
 
-fn json<'env>(env: &'env Env, value: &serde_json::Value) -> Result<Unknown<'env>> {
-    match value {
-        serde_json::Value::Null => Null.into_unknown(env),
-        serde_json::Value::Bool(b) => b.into_unknown(env),
-        serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN).into_unknown(env),
-        serde_json::Value::String(s) => s.as_str().into_unknown(env),
-        serde_json::Value::Array(items) => {
-            let mut array = env.create_array(u32::try_from(items.len()).unwrap_or(u32::MAX))?;
-            for (i, item) in items.iter().enumerate() {
-                array.set(u32::try_from(i).unwrap_or(u32::MAX), json(env, item)?)?;
-            }
-            array.into_unknown(env)
-        }
-        serde_json::Value::Object(map) => json_object(env, map)?.into_unknown(env),
-    }
+/// Turns stored `d` texts into objects with the JavaScript engine's own
+/// `JSON.parse`, as the reference does: lone-surrogate escapes, NUL and
+/// `__proto__` keys all come out as there (`__proto__` an own property).
+/// `JSON.parse` is looked up once per answer, and only if a session has a `d`.
+struct DataReader<'env, 't> {
+    env: &'env Env,
+    parse: Option<Function<'env, &'t str, Unknown<'env>>>,
 }
 
-fn json_object<'env>(
-    env: &'env Env,
-    map: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Object<'env>> {
-    let mut object = Object::new(env)?;
-    for (key, value) in map {
-        object.set_named_property(key, json(env, value)?)?;
+impl<'env, 't> DataReader<'env, 't> {
+    fn new(env: &'env Env) -> Self {
+        Self { env, parse: None }
     }
-    Ok(object)
+
+    fn read(&mut self, text: &'t str) -> Result<Unknown<'env>> {
+        let parse = match self.parse {
+            Some(parse) => parse,
+            None => {
+                let json: Object = self.env.get_global()?.get_c_named_property(c"JSON")?;
+                let parse = json.get_c_named_property(c"parse")?;
+                *self.parse.insert(parse)
+            }
+        };
+        parse.call(text)
+    }
 }
 
 /// `{id, r, w, ttl, idle, ip}`, then `no_resave` and `d` when present, in the reference's key order.
 pub fn session<'env>(env: &'env Env, s: &Session) -> Result<Object<'env>> {
+    session_with(env, s, &mut DataReader::new(env))
+}
+
+fn session_with<'env, 't>(
+    env: &'env Env,
+    s: &'t Session,
+    data: &mut DataReader<'env, 't>,
+) -> Result<Object<'env>> {
     let mut object = Object::new(env)?;
     object.set_named_property("id", s.id.as_str())?;
     object.set_named_property("r", s.r)?;
@@ -49,7 +58,7 @@ pub fn session<'env>(env: &'env Env, s: &Session) -> Result<Object<'env>> {
         object.set_named_property("no_resave", true)?;
     }
     if let Some(d) = &s.d {
-        object.set_named_property("d", json_object(env, d)?)?;
+        object.set_named_property("d", data.read(d)?)?;
     }
     Ok(object)
 }
@@ -107,8 +116,12 @@ pub fn maybe_session<'env>(
 
 pub fn sessions<'env>(env: &'env Env, list: &[Session]) -> Result<Unknown<'env>> {
     let mut array: Array = env.create_array(u32::try_from(list.len()).unwrap_or(u32::MAX))?;
+    let mut data = DataReader::new(env);
     for (i, s) in list.iter().enumerate() {
-        array.set(u32::try_from(i).unwrap_or(u32::MAX), session(env, s)?)?;
+        array.set(
+            u32::try_from(i).unwrap_or(u32::MAX),
+            session_with(env, s, &mut data)?,
+        )?;
     }
     single(env, "sessions", array)
 }
