@@ -14,12 +14,17 @@ const RANDOM_LEN: usize = 55;
 const UNBIASED_LIMIT: u8 = 61 * 4;
 
 pub fn create(now_ms: u64) -> Result<String> {
+    create_with(&mut SysRng, now_ms)
+}
+
+fn create_with(rng: &mut impl TryRng, now_ms: u64) -> Result<String> {
     let mut token = String::with_capacity(64);
     let mut bytes = [0u8; 64];
     while token.len() < RANDOM_LEN {
-        SysRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|err| SessionError::Redis(format!("no random numbers from the OS: {err}")))?;
+        // A failing generator is a fault of this machine, not of Redis.
+        rng.try_fill_bytes(&mut bytes).map_err(|err| {
+            SessionError::Internal(format!("no random numbers from the OS: {err}"))
+        })?;
         let symbols = bytes
             .iter()
             .filter(|&&b| b < UNBIASED_LIMIT)
@@ -69,6 +74,31 @@ mod tests {
         // (1764290000123).toString(36) in Node.
         assert_eq!(base36(1_764_290_000_123), "mii4pomz");
         assert_eq!(base36(0), "0");
+    }
+
+    struct BrokenRng;
+
+    impl TryRng for BrokenRng {
+        type Error = std::io::Error;
+        fn try_next_u32(&mut self) -> std::result::Result<u32, Self::Error> {
+            Err(std::io::Error::other("entropy source gone"))
+        }
+        fn try_next_u64(&mut self) -> std::result::Result<u64, Self::Error> {
+            Err(std::io::Error::other("entropy source gone"))
+        }
+        fn try_fill_bytes(&mut self, _: &mut [u8]) -> std::result::Result<(), Self::Error> {
+            Err(std::io::Error::other("entropy source gone"))
+        }
+    }
+
+    #[test]
+    fn a_failing_generator_is_an_internal_error() {
+        let err = create_with(&mut BrokenRng, 0).unwrap_err();
+        assert_eq!(err.name(), "internalError");
+        assert_eq!(
+            err.to_string(),
+            "internal error: no random numbers from the OS: entropy source gone"
+        );
     }
 
     #[test]
