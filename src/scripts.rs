@@ -31,8 +31,8 @@ macro_rules! scripts {
 scripts! {
     GET = ["session.lua", "touch.lua"] "get.lua",
     SET = ["session.lua", "touch.lua"] "set.lua",
-    KILL = ["session.lua", "kill_one.lua"] "kill.lua",
-    KILLSOID = [] "killsoid.lua",
-    KILLALL = ["member.lua"] "killall.lua",
+    KILL = ["session.lua", "types.lua", "kill_one.lua"] "kill.lua",
+    KILLSOID = ["types.lua"] "killsoid.lua",
+    KILLALL = ["types.lua", "member.lua"] "killall.lua",
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
 }

@@ -3,6 +3,10 @@
 -- Kills up to one batch of the app's sessions; returns {removed, seen}.
 local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
 local app, prefix = ARGV[1], ARGV[2]
+if #members > 0 then
+  local bad = check_types({{KEYS[2], 'zset'}, {KEYS[3], 'zset'}})
+  if bad then return bad end
+end
 local removed = 0
 local users_done = {}
 for _, m in ipairs(members) do

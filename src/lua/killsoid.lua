@@ -3,6 +3,8 @@
 -- Returns how many session hashes were deleted.
 local tokens = redis.call('SMEMBERS', KEYS[1])
 if #tokens == 0 then return 0 end
+local bad = check_types({{KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}})
+if bad then return bad end
 local app, id = ARGV[1], ARGV[2]
 local total = 0
 for _, token in ipairs(tokens) do
