@@ -7,7 +7,6 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
-const fs = require('node:fs')
 
 const root = path.join(__dirname, '..')
 const run = (cmd, args, options = {}) => promisify(execFile)(cmd, args, { cwd: root, maxBuffer: 1 << 24, ...options })
