@@ -49,27 +49,66 @@ impl From<redis::RedisError> for SessionError {
     fn from(err: redis::RedisError) -> Self {
         let text = describe(&err);
         // A demoted master (after a failover) refuses writes; treated as a
-        // lost connection so the next call looks for the new master. In a
-        // script or a transaction the code arrives inside the message.
-        if matches!(
-            err.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
-        ) || ["READONLY", "ReadOnly:"]
-            .iter()
-            .any(|code| text.contains(code))
-        {
-            return Self::Connection(format!("the server is a read-only replica: {text}"));
-        }
-        if err.is_io_error()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-            || err.is_timeout()
-        {
+        // lost connection so the next call looks for the new master.
+        if err.is_read_only_replica() {
+            Self::Connection(format!("the server is a read-only replica: {text}"))
+        } else if err.is_lost_connection() {
             Self::Connection(text)
         } else {
             Self::Redis(text)
         }
     }
+}
+
+/// What a Redis failure says about the connection it happened on, read from
+/// redis-rs's error kinds and Redis's error codes rather than message text.
+pub(crate) trait RedisFailure {
+    /// Redis answered `READONLY`: this server is a replica now. Found in a
+    /// lone reply, in a pipeline's or a transaction's, and in a script's.
+    fn is_read_only_replica(&self) -> bool;
+    /// The connection failed, was refused or dropped, or timed out.
+    fn is_lost_connection(&self) -> bool;
+}
+
+impl RedisFailure for redis::RedisError {
+    fn is_read_only_replica(&self) -> bool {
+        let read_only = redis::ServerErrorKind::ReadOnly;
+        if self.kind() == redis::ErrorKind::Server(read_only) {
+            return true;
+        }
+        let Some(replies) = self.clone().into_server_errors() else {
+            return false;
+        };
+        replies.iter().any(|(_, reply)| {
+            reply.kind() == Some(read_only)
+                || reply
+                    .details()
+                    .and_then(failed_script_call_code)
+                    .is_some_and(|code| code == READ_ONLY_CODE)
+        })
+    }
+
+    fn is_lost_connection(&self) -> bool {
+        self.is_io_error()
+            || self.is_connection_dropped()
+            || self.is_connection_refusal()
+            || self.is_timeout()
+    }
+}
+
+/// Redis's code for `ServerErrorKind::ReadOnly` (redis-rs keeps its own copy private).
+const READ_ONLY_CODE: &str = "READONLY";
+
+/// The code of the command that failed inside a script, which Redis before
+/// 7.0 reports as an `ERR` whose detail ends with that command's error:
+/// `Error running script (call to f_…): @user_script:1: -READONLY You can't …`.
+/// Redis 7 answers with the command's own code instead.
+fn failed_script_call_code(detail: &str) -> Option<&str> {
+    if !detail.starts_with("Error running script") {
+        return None;
+    }
+    let (_, reply) = detail.split_once(": -")?;
+    reply.split_whitespace().next()
 }
 
 /// A Redis error's text without the data it may quote (SECURITY.md promises
@@ -128,6 +167,64 @@ mod tests {
             !session_error.to_string().contains(stored),
             "{session_error}"
         );
+    }
+
+    fn server_error(kind: redis::ErrorKind, detail: &str) -> redis::RedisError {
+        redis::RedisError::from((
+            kind,
+            "An error was signalled by the server",
+            detail.to_owned(),
+        ))
+    }
+
+    #[test]
+    fn read_only_is_told_by_its_code_not_by_words_in_a_message() {
+        let replica = server_error(
+            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
+            "You can't write against a read only replica.",
+        );
+        assert!(replica.is_read_only_replica());
+        // Redis before 7.0: the code of the failed call inside a script's ERR.
+        let old_script = redis::make_extension_error(
+            "ERR".to_owned(),
+            Some(
+                "Error running script (call to f_1): @user_script:1: @user_script: 1: \
+                 -READONLY You can't write against a read only replica."
+                    .to_owned(),
+            ),
+        );
+        assert!(old_script.is_read_only_replica());
+        for not_read_only in [
+            // Data that happens to say READONLY is not a replica's refusal.
+            server_error(
+                redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+                "WRONGTYPE READONLY ReadOnly: the value quotes it",
+            ),
+            redis::make_extension_error(
+                "ERR".to_owned(),
+                Some(
+                    "Error running script (call to f_1): @user_script:1: -WRONGTYPE READONLY"
+                        .to_owned(),
+                ),
+            ),
+            redis::make_extension_error("NOAUTH".to_owned(), Some("READONLY".to_owned())),
+        ] {
+            assert!(!not_read_only.is_read_only_replica(), "{not_read_only}");
+            assert_eq!(SessionError::from(not_read_only).name(), "redisError");
+        }
+    }
+
+    #[test]
+    fn a_lost_connection_is_told_by_its_kind() {
+        let dropped =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(dropped.is_lost_connection());
+        assert_eq!(SessionError::from(dropped).name(), "redisConnectionError");
+        let refused = server_error(
+            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+            "connection reset by peer",
+        );
+        assert!(!refused.is_lost_connection());
     }
 
     #[test]
