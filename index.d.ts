@@ -36,8 +36,13 @@ export interface ConnectionOptions {
   db?: number
   /** node-redis v4 */
   database?: number
-  /** node-redis v4; `tls: true` with `ca`, `cert`, `key`, `rejectUnauthorized` beside it. */
-  socket?: { host?: string; port?: number; connectTimeout?: number; tls?: boolean } & TlsOptions
+  /** node_redis v3: ms idle before the first TCP keepalive probe. Default 5000; keepalive stays on. */
+  socket_initial_delay?: number
+  /**
+   * node-redis v4; `tls: true` with `ca`, `cert`, `key`, `rejectUnauthorized` beside it.
+   * `keepAlive`: ms idle before the first TCP keepalive probe. Default 5000; `false` keeps the default, keepalive stays on.
+   */
+  socket?: { host?: string; port?: number; connectTimeout?: number; keepAlive?: number | false; tls?: boolean } & TlsOptions
   /** node_redis v3: `true`, or the certificates to use (a `rediss://` url also turns TLS on; its `#insecure` fragment is refused: use `rejectUnauthorized: false`). */
   tls?: boolean | TlsOptions
 }

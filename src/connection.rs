@@ -13,13 +13,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
+use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::config::Config;
 use crate::error::{Result, SessionError};
-use crate::target::Source;
+use crate::source::{Link, Source};
 
 /// What the connection tells its owner, once per change of state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +33,6 @@ pub type Listener = Arc<dyn Fn(ConnectionEvent) + Send + Sync>;
 /// The longest a health-check PING may take before its connection counts as
 /// dead; shorter when the command timeout is.
 const PING_DEADLINE_MAX: Duration = Duration::from_secs(1);
-
-/// A connection to one Redis, or to a cluster that routes each command by its key.
-#[derive(Clone)]
-enum Link {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
 
 /// The shared connection, numbered so that a failure seen on an older one
 /// does not throw away its replacement.
@@ -82,9 +74,6 @@ pub struct Connection {
     source: Source,
     /// Where it connects, for messages.
     describe: String,
-    manager_config: ConnectionManagerConfig,
-    connect_timeout: Duration,
-    ping_deadline: Duration,
     current: Mutex<Option<Conn>>,
     /// A connection a command timed out on, for the watcher to check.
     suspect: Mutex<Option<Conn>>,
@@ -101,22 +90,9 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
-        let source = Source::new(
-            &config.target,
-            config.connect_timeout,
-            config.command_timeout,
-        )?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.command_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
         Ok(Self {
-            source,
+            source: Source::new(&config.target, config.connection)?,
             describe: config.target.describe(),
-            manager_config,
-            connect_timeout: config.connect_timeout,
-            ping_deadline: config.command_timeout.min(PING_DEADLINE_MAX),
             current: Mutex::new(None),
             suspect: Mutex::new(None),
             wake_watcher: tokio::sync::Notify::new(),
@@ -159,16 +135,8 @@ impl Connection {
                 return Err(err.clone());
             }
         }
-        let connect = async {
-            if let Source::Cluster { client, .. } = &self.source {
-                return client.get_async_connection().await.map(Link::Cluster);
-            }
-            let client = self.source.client().await?;
-            ConnectionManager::new_with_config(client, self.manager_config.clone())
-                .await
-                .map(Link::Single)
-        };
-        let outcome = match tokio::time::timeout(self.connect_timeout, connect).await {
+        let connect_timeout = self.connect_timeout();
+        let outcome = match tokio::time::timeout(connect_timeout, self.source.connect()).await {
             Ok(Ok(link)) => Ok(Conn {
                 link,
                 generation: self.generations.fetch_add(1, Ordering::AcqRel) + 1,
@@ -177,7 +145,7 @@ impl Connection {
             Err(_) => Err(SessionError::Connection(format!(
                 "no connection to {} within {} ms",
                 self.describe,
-                self.connect_timeout.as_millis()
+                connect_timeout.as_millis()
             ))),
         };
         self.record(None, &outcome);
@@ -221,9 +189,17 @@ impl Connection {
         }
     }
 
+    /// How long a call waits for a connection, whatever redis-rs retries meanwhile.
+    pub fn connect_timeout(&self) -> Duration {
+        self.source.settings().connect_timeout
+    }
+
     /// How long a health-check PING may take.
     pub fn ping_deadline(&self) -> Duration {
-        self.ping_deadline
+        self.source
+            .settings()
+            .command_timeout
+            .min(PING_DEADLINE_MAX)
     }
 
     /// PINGs `conn`; when that fails or gets no answer in time, replaces it,
@@ -234,7 +210,8 @@ impl Connection {
         }
         let ping = redis::cmd("PING");
         let pong = ping.query_async::<Value>(&mut conn);
-        let failure = match tokio::time::timeout(self.ping_deadline, pong).await {
+        let ping_deadline = self.ping_deadline();
+        let failure = match tokio::time::timeout(ping_deadline, pong).await {
             Ok(Ok(_)) => None,
             Ok(Err(err)) => match SessionError::from(err) {
                 SessionError::Connection(message) => Some(message),
@@ -244,7 +221,7 @@ impl Connection {
             Err(_) => Some(format!(
                 "no answer from {} to PING within {} ms",
                 self.describe,
-                self.ping_deadline.as_millis()
+                ping_deadline.as_millis()
             )),
         };
         if let Some(message) = failure {

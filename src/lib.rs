@@ -6,15 +6,19 @@
 //!
 //! - Arguments and options: `validate` (argument rules and the reference's
 //!   messages), `js` (JavaScript number and string semantics), `config`
-//!   (constructor options into settings), `target` (standalone, Sentinel or
-//!   Cluster; TLS and credentials), `error` (`SessionError`, the `name` and
-//!   message JavaScript sees), `redact` (no password or quoted data in
-//!   messages and `Debug` output).
+//!   (constructor options into settings), `target` (where to connect:
+//!   standalone, Sentinel or Cluster; TLS and credentials), `settings` (how
+//!   every connection is opened: timeouts, keepalive; the one struct a
+//!   connection option is added to), `error` (`SessionError`, the `name` and
+//!   message JavaScript sees, and what a Redis failure says about the
+//!   connection), `redact` (no password or quoted data in messages and
+//!   `Debug` output).
 //! - Data: `keys` (the reference's key layout), `layout` (which keys hold a
 //!   session: the reference's, or cluster mode's buckets), `token`, `data`
 //!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
 //!   (reading script replies), `clock`.
 //! - Redis: `scripts` and `lua/` (one atomic script per operation),
+//!   `source` (opening redis-rs clients for a target with the settings),
 //!   `connection` (the shared connection, reconnecting, failovers), `store`
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
 //!   cluster; its script is `lua/import.lua`), `cache` and `subscriber` (the
@@ -44,6 +48,8 @@ pub mod redact;
 mod reply;
 mod scripts;
 pub mod session;
+pub mod settings;
+mod source;
 pub mod store;
 mod subscriber;
 pub mod target;

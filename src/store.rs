@@ -82,7 +82,6 @@ impl Store {
                 Arc::clone(&conn),
                 layout.base().cache_channel(),
                 Arc::clone(&cache),
-                config.connect_timeout,
             ));
             cache
         });

@@ -21,12 +21,7 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts on the current tokio runtime.
-pub fn start(
-    conn: Arc<Connection>,
-    channel: String,
-    cache: Arc<SessionCache>,
-    connect_timeout: Duration,
-) -> AbortHandle {
+pub fn start(conn: Arc<Connection>, channel: String, cache: Arc<SessionCache>) -> AbortHandle {
     tokio::spawn(async move {
         let mut delay = RETRY_MIN;
         loop {
@@ -35,7 +30,7 @@ pub fn start(
                 pubsub.subscribe(&channel).await?;
                 crate::Result::Ok(pubsub)
             };
-            if let Ok(Ok(pubsub)) = tokio::time::timeout(connect_timeout, connect).await {
+            if let Ok(Ok(pubsub)) = tokio::time::timeout(conn.connect_timeout(), connect).await {
                 delay = RETRY_MIN;
                 cache.set_serving(true);
                 let (sink, messages) = pubsub.split();

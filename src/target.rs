@@ -1,34 +1,35 @@
 //! Where the sessions live: one Redis, the master a set of Sentinels names,
-//! or a Redis Cluster; over TCP or TLS, with an ACL user or a password.
-//! Every connection, whatever it is for, has TCP keepalive on.
+//! or a Redis Cluster; over TCP or TLS, with an ACL user or a password. How
+//! a client is opened there (timeouts, keepalive) is `source`'s part.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
-use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisResult,
-    TlsCertificates, TlsMode,
+    ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates, TlsMode,
 };
 
 use crate::error::{Result, SessionError};
 use crate::redact::{redact_url, Redacted};
 
-/// Idle time before the first keepalive probe: node-redis 4's `keepAlive`.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// TCP keepalive, so that the OS notices a peer that is gone, and so that a
-/// NAT or load balancer that forgets idle connections sees traffic on ours.
-fn tcp_settings() -> TcpSettings {
-    TcpSettings::default().set_keepalive(
-        TcpKeepalive::new()
-            .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL),
-    )
+/// Where to connect, as given: the standalone address (`host`/`port`, `url`,
+/// or node-redis 4's `socket`), the credentials, TLS, and Sentinel or Cluster.
+/// Its `Debug` shows no password.
+#[derive(Clone, Default)]
+pub struct RawTarget {
+    pub host: Option<String>,
+    pub port: Option<f64>,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: Option<f64>,
+    /// Set when TLS was asked for, with what was given for it.
+    pub tls: Option<RawTls>,
+    pub sentinel: Option<RawSentinel>,
+    /// Some nodes of a Redis Cluster: cluster mode, with its own key layout.
+    pub cluster: Option<Vec<RawNode>>,
+    /// node-redis 4's `options.socket.host`/`port`: used when `host`/`port` are not.
+    pub socket_host: Option<String>,
+    pub socket_port: Option<f64>,
 }
 
 /// TLS settings as given (`options.tls`, `options.socket`, or a `rediss:` URL).
@@ -87,6 +88,38 @@ pub enum Target {
         nodes: Vec<ConnectionInfo>,
         tls: Option<Tls>,
     },
+}
+
+impl fmt::Debug for RawTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out by accident.
+        let Self {
+            host,
+            port,
+            url,
+            username,
+            password,
+            db,
+            tls,
+            sentinel,
+            cluster,
+            socket_host,
+            socket_port,
+        } = self;
+        f.debug_struct("RawTarget")
+            .field("host", host)
+            .field("port", port)
+            .field("url", &url.as_deref().map(redact_url))
+            .field("username", username)
+            .field("password", &Redacted(password))
+            .field("db", db)
+            .field("tls", tls)
+            .field("sentinel", sentinel)
+            .field("cluster", cluster)
+            .field("socket_host", socket_host)
+            .field("socket_port", socket_port)
+            .finish()
+    }
 }
 
 impl fmt::Debug for RawTls {
@@ -189,7 +222,11 @@ impl Tls {
         })
     }
 
-    fn mode(&self) -> TlsMode {
+    pub(crate) fn certificates(&self) -> &TlsCertificates {
+        &self.certificates
+    }
+
+    pub(crate) fn mode(&self) -> TlsMode {
         if self.insecure {
             TlsMode::Insecure
         } else {
@@ -198,17 +235,7 @@ impl Tls {
     }
 }
 
-/// rustls takes its crypto provider from its crate features (ring here), and
-/// its config builder panics when it cannot tell which: installed explicitly,
-/// so that a second provider feature enabled anywhere in the dependency tree
-/// cannot turn a handshake into a panic. The rustls linked into this addon is
-/// its own copy, so this touches no other library of the process.
-fn ensure_crypto_provider() {
-    // An error means one is installed already, which is all that is needed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-pub fn node_url(node: &RawNode) -> Result<String> {
+fn node_url(node: &RawNode) -> Result<String> {
     match node {
         RawNode::Url(url) => Ok(url.clone()),
         RawNode::Address(host, port) => {
@@ -227,7 +254,7 @@ fn node_info(node: &RawNode, what: &str) -> Result<ConnectionInfo> {
 /// redis-rs reads `rediss://host#insecure` as "do not verify the certificate",
 /// which a URL copied from somewhere would do silently: refused, so that
 /// turning verification off is always the explicit `rejectUnauthorized: false`.
-pub fn parse_url(url: &str, what: &str) -> Result<ConnectionInfo> {
+fn parse_url(url: &str, what: &str) -> Result<ConnectionInfo> {
     let info = url
         .into_connection_info()
         .map_err(|err| invalid(format!("bad {what} {}: {err}", redact_url(url))))?;
@@ -241,16 +268,7 @@ pub fn parse_url(url: &str, what: &str) -> Result<ConnectionInfo> {
     Ok(info)
 }
 
-/// A client for one server, over TLS with the given certificates if any.
-fn node_client(info: &ConnectionInfo, tls: Option<&Tls>) -> RedisResult<Client> {
-    let info = info.clone().set_tcp_settings(tcp_settings());
-    match tls {
-        Some(tls) => Client::build_with_tls(info, tls.certificates.clone()),
-        None => Client::open(info),
-    }
-}
-
-pub fn valid_port(port: f64) -> Result<u16> {
+fn valid_port(port: f64) -> Result<u16> {
     if (1.0..=65535.0).contains(&port) && port.fract() == 0.0 {
         Ok(port as u16)
     } else {
@@ -258,6 +276,46 @@ pub fn valid_port(port: f64) -> Result<u16> {
             "port must be an integer from 1 to 65535, got {port}"
         )))
     }
+}
+
+/// Where and as whom to connect without Sentinel or Cluster; the master's
+/// (or every node's) credentials and db otherwise.
+fn standalone_info(raw: &RawTarget) -> Result<ConnectionInfo> {
+    let info = match &raw.url {
+        Some(url) => parse_url(url, "url")?,
+        None => {
+            let host = raw
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .or_else(|| raw.socket_host.clone())
+                .unwrap_or_else(|| "127.0.0.1".to_owned());
+            let port = raw
+                .port
+                .filter(|p| *p != 0.0)
+                .or(raw.socket_port)
+                .unwrap_or(6379.0);
+            ConnectionAddr::Tcp(host, valid_port(port)?)
+                .into_connection_info()
+                .map_err(|err| invalid(err.to_string()))?
+        }
+    };
+    let mut redis = info.redis_settings().clone();
+    if let Some(user) = &raw.username {
+        redis = redis.set_username(user);
+    }
+    if let Some(password) = &raw.password {
+        redis = redis.set_password(password);
+    }
+    if let Some(db) = raw.db {
+        if !(0.0..=1e6).contains(&db) || db.fract() != 0.0 {
+            return Err(invalid(format!(
+                "db must be a non-negative integer, got {db}"
+            )));
+        }
+        redis = redis.set_db(db as i64);
+    }
+    Ok(info.set_redis_settings(redis))
 }
 
 /// The same address over TLS.
@@ -276,37 +334,38 @@ fn with_tls(addr: ConnectionAddr, tls: &Tls) -> ConnectionAddr {
 }
 
 impl Target {
-    /// `info` is where and as whom to connect, from the standalone options;
-    /// `tls` is set when TLS was asked for in the options.
-    pub fn new(
-        info: ConnectionInfo,
-        tls: Option<&RawTls>,
-        sentinel: Option<&RawSentinel>,
-        cluster: Option<&[RawNode]>,
-    ) -> Result<Self> {
-        let tls = match (tls, info.addr()) {
-            (Some(raw), _) => Some(Tls::from_raw(raw)?),
+    /// Checks what was given and puts it in redis-rs's terms.
+    pub fn new(raw: &RawTarget) -> Result<Self> {
+        let info = standalone_info(raw)?;
+        let tls = match (&raw.tls, info.addr()) {
+            (Some(given), _) => Some(Tls::from_raw(given)?),
             (None, ConnectionAddr::TcpTls { .. }) => Some(Tls::from_raw(&RawTls::default())?),
             (None, _) => None,
         };
-        // Always: cluster nodes or Sentinels may be rediss:// URLs on their own.
-        ensure_crypto_provider();
-        if let Some(nodes) = cluster {
+        let sentinel = raw.sentinel.as_ref();
+        if let Some(nodes) = &raw.cluster {
             if sentinel.is_some() {
                 return Err(invalid("cluster and sentinel cannot be used together"));
             }
             return Self::cluster(&info, nodes, tls);
         }
-        let Some(sentinel) = sentinel else {
-            let info = match &tls {
-                Some(tls) => {
-                    let addr = with_tls(info.addr().clone(), tls);
-                    info.set_addr(addr)
-                }
-                None => info,
-            };
-            return Ok(Self::Standalone { info, tls });
-        };
+        match sentinel {
+            Some(sentinel) => Self::sentinel(info, sentinel, tls),
+            None => {
+                let info = match &tls {
+                    Some(tls) => {
+                        let addr = with_tls(info.addr().clone(), tls);
+                        info.set_addr(addr)
+                    }
+                    None => info,
+                };
+                Ok(Self::Standalone { info, tls })
+            }
+        }
+    }
+
+    /// `master` holds the master's credentials and db; the Sentinels' own are in `sentinel`.
+    fn sentinel(master: ConnectionInfo, sentinel: &RawSentinel, tls: Option<Tls>) -> Result<Self> {
         let service = sentinel
             .name
             .clone()
@@ -325,7 +384,7 @@ impl Target {
         Ok(Self::Sentinel {
             service,
             sentinels,
-            master: info,
+            master,
             sentinel_username: sentinel.username.clone(),
             sentinel_password: sentinel.password.clone(),
             tls,
@@ -378,179 +437,213 @@ impl Target {
     }
 }
 
-/// Hands out a client for the current master.
-pub enum Source {
-    Client(Client),
-    /// Asks the Sentinels each time: after a failover the answer changes.
-    Sentinel(tokio::sync::Mutex<SentinelClient>),
-    Cluster {
-        client: ClusterClient,
-        /// For pub/sub, which reaches the whole cluster from any node: tried in turn.
-        nodes: Vec<Client>,
-        next: AtomicUsize,
-    },
-}
-
-impl Source {
-    pub fn new(
-        target: &Target,
-        connect_timeout: Duration,
-        command_timeout: Duration,
-    ) -> Result<Self> {
-        match target {
-            Target::Standalone { info, tls } => node_client(info, tls.as_ref())
-                .map(Self::Client)
-                .map_err(|err| invalid(err.to_string())),
-            Target::Sentinel {
-                service,
-                sentinels,
-                master,
-                sentinel_username,
-                sentinel_password,
-                tls,
-            } => {
-                let settings = master.redis_settings();
-                let mut builder = SentinelClientBuilder::new(
-                    sentinels.clone(),
-                    service.as_str(),
-                    SentinelServerType::Master,
-                )
-                .map_err(|err| invalid(err.to_string()))?
-                .set_client_to_redis_db(settings.db())
-                .set_client_to_redis_tcp_settings(tcp_settings())
-                .set_client_to_sentinel_tcp_settings(tcp_settings());
-                if let Some(username) = settings.username() {
-                    builder = builder.set_client_to_redis_username(username);
-                }
-                if let Some(password) = settings.password() {
-                    builder = builder.set_client_to_redis_password(password);
-                }
-                if let Some(username) = sentinel_username {
-                    builder = builder.set_client_to_sentinel_username(username);
-                }
-                if let Some(password) = sentinel_password {
-                    builder = builder.set_client_to_sentinel_password(password);
-                }
-                if let Some(tls) = tls {
-                    builder = builder
-                        .set_client_to_redis_tls_mode(tls.mode())
-                        .set_client_to_redis_certificates(tls.certificates.clone());
-                    // Sentinels given as rediss:// URLs are reached with the same certificates.
-                    if sentinels
-                        .iter()
-                        .any(|addr| matches!(addr, ConnectionAddr::TcpTls { .. }))
-                    {
-                        builder = builder
-                            .set_client_to_sentinel_tls_mode(tls.mode())
-                            .set_client_to_sentinel_certificates(tls.certificates.clone());
-                    }
-                }
-                let client = builder.build().map_err(|err| invalid(err.to_string()))?;
-                Ok(Self::Sentinel(tokio::sync::Mutex::new(client)))
-            }
-            Target::Cluster { nodes, tls } => {
-                let mut builder = ClusterClientBuilder::new(nodes.clone())
-                    .connection_timeout(connect_timeout)
-                    .response_timeout(command_timeout)
-                    .tcp_settings(tcp_settings());
-                let settings = nodes.first().map(|n| n.redis_settings().clone());
-                if let Some(settings) = &settings {
-                    if let Some(username) = settings.username() {
-                        builder = builder.username(username);
-                    }
-                    if let Some(password) = settings.password() {
-                        builder = builder.password(password);
-                    }
-                }
-                if let Some(tls) = tls {
-                    builder = builder.tls(tls.mode()).certs(tls.certificates.clone());
-                }
-                let client = builder.build().map_err(|err| invalid(err.to_string()))?;
-                let nodes = nodes
-                    .iter()
-                    .map(|info| node_client(info, tls.as_ref()))
-                    .collect::<RedisResult<Vec<_>>>()
-                    .map_err(|err| invalid(err.to_string()))?;
-                Ok(Self::Cluster {
-                    client,
-                    nodes,
-                    next: AtomicUsize::new(0),
-                })
-            }
-        }
-    }
-
-    pub async fn client(&self) -> RedisResult<Client> {
-        match self {
-            Self::Client(client) => Ok(client.clone()),
-            Self::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
-            Self::Cluster { nodes, next, .. } => {
-                let turn = next.fetch_add(1, Ordering::Relaxed);
-                nodes
-                    .get(turn % nodes.len().max(1))
-                    .cloned()
-                    .ok_or_else(|| {
-                        (redis::ErrorKind::InvalidClientConfig, "no cluster nodes").into()
-                    })
-            }
-        }
-    }
-
-    /// Whether a lost connection should ask again where the master is
-    /// (Sentinel) or which nodes serve which slots (Cluster).
-    pub fn follows_failover(&self) -> bool {
-        matches!(self, Self::Sentinel(_) | Self::Cluster { .. })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, RawOptions};
 
-    fn source(raw: RawOptions) -> Source {
-        let config = Config::from_options(raw).unwrap();
-        Source::new(
-            &config.target,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        )
-        .unwrap()
+    fn target(raw: RawTarget) -> Target {
+        Target::new(&raw).unwrap()
     }
 
-    fn has_keepalive(client: &Client) -> bool {
-        client
-            .get_connection_info()
-            .tcp_settings()
-            .keepalive()
-            .is_some()
-    }
-
-    #[test]
-    fn keepalive_on_standalone_clients_plain_or_tls() {
-        for url in ["redis://127.0.0.1:6390", "rediss://127.0.0.1:6390"] {
-            let Source::Client(client) = source(RawOptions {
-                url: Some(url.to_owned()),
-                ..Default::default()
-            }) else {
-                panic!("standalone expected");
-            };
-            assert!(has_keepalive(&client), "{url}");
+    fn info(target: &Target) -> &ConnectionInfo {
+        match target {
+            Target::Standalone { info, .. } => info,
+            _ => panic!("not standalone"),
         }
     }
 
     #[test]
-    fn keepalive_on_the_clients_of_cluster_nodes() {
-        let Source::Cluster { nodes, .. } = source(RawOptions {
+    fn tls_from_url_or_options() {
+        let by_url = target(RawTarget {
+            url: Some("rediss://localhost:6390".to_owned()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            info(&by_url).addr(),
+            ConnectionAddr::TcpTls {
+                insecure: false,
+                ..
+            }
+        ));
+        let insecure_url = Target::new(&RawTarget {
+            url: Some("rediss://localhost:6390/#insecure".to_owned()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            insecure_url,
+            Err(SessionError::InvalidOptions(ref message)) if message.contains("rejectUnauthorized: false")
+        ));
+        let by_options = target(RawTarget {
+            port: Some(6390.0),
+            tls: Some(RawTls {
+                reject_unauthorized: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert!(matches!(
+            info(&by_options).addr(),
+            ConnectionAddr::TcpTls { insecure: true, .. }
+        ));
+    }
+
+    #[test]
+    fn no_url_turns_certificate_checks_off() {
+        let node = |url: &str| Some(vec![RawNode::Url(url.to_owned())]);
+        for raw in [
+            RawTarget {
+                cluster: node("rediss://:s3cret@127.0.0.1:7000#insecure"),
+                ..Default::default()
+            },
+            RawTarget {
+                sentinel: Some(RawSentinel {
+                    name: Some("m".to_owned()),
+                    sentinels: vec![RawNode::Url(
+                        "rediss://127.0.0.1:26379/#insecure".to_owned(),
+                    )],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ] {
+            let Err(SessionError::InvalidOptions(message)) = Target::new(&raw) else {
+                panic!("a #insecure node must be refused");
+            };
+            assert!(message.contains("#insecure"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn cluster_takes_nodes_and_the_credentials_of_options() {
+        let c = target(RawTarget {
             cluster: Some(vec![
-                RawNode::Url("redis://127.0.0.1:7000".to_owned()),
+                RawNode::Address(Some("127.0.0.1".to_owned()), Some(7000.0)),
                 RawNode::Url("redis://127.0.0.1:7001".to_owned()),
             ]),
+            username: Some("app".to_owned()),
+            password: Some("pw".to_owned()),
             ..Default::default()
-        }) else {
+        });
+        assert!(c.is_cluster());
+        let Target::Cluster { nodes, .. } = &c else {
             panic!("cluster expected");
         };
         assert_eq!(nodes.len(), 2);
-        assert!(nodes.iter().all(has_keepalive));
+        assert!(nodes
+            .iter()
+            .all(|n| n.redis_settings().password() == Some("pw")));
+        for bad in [
+            RawTarget {
+                cluster: Some(vec![]),
+                ..Default::default()
+            },
+            RawTarget {
+                cluster: Some(vec![RawNode::Url("redis://h:1".to_owned())]),
+                db: Some(2.0),
+                ..Default::default()
+            },
+            RawTarget {
+                cluster: Some(vec![RawNode::Url("redis://h:1".to_owned())]),
+                sentinel: Some(RawSentinel::default()),
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                Target::new(&bad),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn sentinel_needs_a_name_and_sentinels() {
+        let sentinel = |name: Option<&str>, sentinels: Vec<RawNode>| RawTarget {
+            sentinel: Some(RawSentinel {
+                name: name.map(str::to_owned),
+                sentinels,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node = RawNode::Address(Some("127.0.0.1".to_owned()), Some(26379.0));
+        assert!(matches!(
+            target(sentinel(Some("mymaster"), vec![node.clone(), RawNode::Url("redis://[::1]:26380".to_owned())])),
+            Target::Sentinel { ref sentinels, .. } if sentinels.len() == 2
+        ));
+        for bad in [
+            sentinel(None, vec![node.clone()]),
+            sentinel(Some("m"), vec![]),
+            sentinel(Some("m"), vec![RawNode::Address(None, None)]),
+        ] {
+            assert!(matches!(
+                Target::new(&bad),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn url_and_overrides() {
+        let c = target(RawTarget {
+            url: Some("redis://alice:secret@localhost:6390/2".to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(info(&c).addr().to_string(), "localhost:6390");
+        assert_eq!(info(&c).redis_settings().db(), 2);
+        assert_eq!(info(&c).redis_settings().username(), Some("alice"));
+        assert_eq!(info(&c).redis_settings().password(), Some("secret"));
+        let v4 = target(RawTarget {
+            socket_host: Some("::1".to_owned()),
+            socket_port: Some(7000.0),
+            db: Some(3.0),
+            password: Some("pw".to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(info(&v4).addr().to_string(), "::1:7000");
+        assert_eq!(info(&v4).redis_settings().db(), 3);
+        // host and port win over node-redis 4's socket; an empty host or port 0 does not.
+        let both = target(RawTarget {
+            host: Some("h".to_owned()),
+            port: Some(0.0),
+            socket_host: Some("s".to_owned()),
+            socket_port: Some(7001.0),
+            ..Default::default()
+        });
+        assert_eq!(info(&both).addr().to_string(), "h:7001");
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for raw in [
+            RawTarget {
+                port: Some(70000.0),
+                ..Default::default()
+            },
+            RawTarget {
+                port: Some(f64::NAN),
+                ..Default::default()
+            },
+            RawTarget {
+                url: Some("http://x".to_owned()),
+                ..Default::default()
+            },
+            RawTarget {
+                db: Some(-1.0),
+                ..Default::default()
+            },
+            RawTarget {
+                tls: Some(RawTls {
+                    cert: Some(b"only a cert".to_vec()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ] {
+            assert!(matches!(
+                Target::new(&raw),
+                Err(SessionError::InvalidOptions(_))
+            ));
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Constructor options, in the shapes of both reference versions (node_redis
 //! v3's `options`/`client`, node-redis v4's `options.socket`) and ours
-//! (`sentinel`, TLS files), read once into the engine's `RawOptions`.
+//! (`sentinel`, `cluster`, TLS files), read once into the engine's
+//! `RawOptions`: where to connect into its `target`, how into its
+//! `connection` (the one `ConnectionSettings`).
 
 use napi::bindgen_prelude::{Buffer, JsObjectValue, JsValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
@@ -11,6 +13,16 @@ use crate::{RawOptions, SessionError};
 
 fn get<'env>(object: &Object<'env>, name: &str) -> Result<Unknown<'env>> {
     object.get_named_property(name)
+}
+
+/// A number, and nothing else: for a setting the references handed to their
+/// client unread, which must not start failing on what it ignored (`false`).
+fn only_number(value: &Unknown) -> Result<Option<f64>> {
+    if value.get_type()? == ValueType::Number {
+        number(value)
+    } else {
+        Ok(None)
+    }
 }
 
 /// PEM text from a string or a Buffer.
@@ -117,29 +129,30 @@ pub fn read_options(
         }
     };
     let mut read = || -> Result<()> {
-        raw.host = optional_text(&get(&object, "host")?)?;
-        raw.port = number(&get(&object, "port")?)?;
+        raw.target.host = optional_text(&get(&object, "host")?)?;
+        raw.target.port = number(&get(&object, "port")?)?;
         raw.namespace = optional_text(&get(&object, "namespace")?)?;
         raw.wipe = number(&get(&object, "wipe")?)?;
         raw.cachetime = number(&get(&object, "cachetime")?)?;
         raw.cachemax = number(&get(&object, "cachemax")?)?;
-        raw.connect_timeout_ms = number(&get(&object, "connectTimeout")?)?;
-        raw.command_timeout_ms = number(&get(&object, "commandTimeout")?)?;
-        raw.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
+        raw.connection.connect_timeout = number(&get(&object, "connectTimeout")?)?;
+        raw.connection.command_timeout = number(&get(&object, "commandTimeout")?)?;
+        raw.target.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
         let cluster = get(&object, "cluster")?;
         if cluster.coerce_to_bool()? {
-            raw.cluster = Some(read_nodes(&cluster)?);
+            raw.target.cluster = Some(read_nodes(&cluster)?);
         }
         if let Some(client) = as_object(&get(&object, "options")?)? {
             read_client_options(&client, &mut raw)?;
         }
         if let Some(existing) = as_object(&get(&object, "client")?)? {
             read_client(&existing, &mut raw)?;
+            let target = &raw.target;
             warnings.push(format!(
                 "redis-sessions-rs cannot share a node_redis client: it opened its own connection to {}:{}{}",
-                raw.host.as_deref().unwrap_or("127.0.0.1"),
-                raw.port.unwrap_or(6379.0),
-                if raw.tls.is_some() { " over TLS" } else { "" }
+                target.host.as_deref().unwrap_or("127.0.0.1"),
+                target.port.unwrap_or(6379.0),
+                if target.tls.is_some() { " over TLS" } else { "" }
             ));
         }
         Ok(())
@@ -154,35 +167,43 @@ pub fn read_options(
 /// Connection settings in the shape of node_redis v3's options or node-redis
 /// v4's (`socket`); a setting already read is kept.
 fn read_client_options(client: &Object, raw: &mut RawOptions) -> Result<()> {
-    raw.url = raw.url.take().or(optional_text(&get(client, "url")?)?);
-    raw.username = raw
+    let target = &mut raw.target;
+    let connection = &mut raw.connection;
+    target.url = target.url.take().or(optional_text(&get(client, "url")?)?);
+    target.username = target
         .username
         .take()
         .or(optional_text(&get(client, "username")?)?);
-    raw.password = match raw.password.take() {
+    target.password = match target.password.take() {
         Some(password) => Some(password),
         None => {
             optional_text(&get(client, "password")?)?.or(optional_text(&get(client, "auth_pass")?)?)
         }
     };
-    raw.db = match raw.db {
+    target.db = match target.db {
         Some(db) => Some(db),
         None => number(&get(client, "db")?)?.or(number(&get(client, "database")?)?),
     };
-    if raw.tls.is_none() {
-        raw.tls = read_tls(&get(client, "tls")?, None)?;
+    if target.tls.is_none() {
+        target.tls = read_tls(&get(client, "tls")?, None)?;
+    }
+    if connection.keep_alive.is_none() {
+        connection.keep_alive = only_number(&get(client, "socket_initial_delay")?)?;
     }
     if let Some(socket) = as_object(&get(client, "socket")?)? {
-        raw.socket_host = raw
+        target.socket_host = target
             .socket_host
             .take()
             .or(optional_text(&get(&socket, "host")?)?);
-        raw.socket_port = raw.socket_port.or(number(&get(&socket, "port")?)?);
-        if raw.tls.is_none() {
-            raw.tls = read_tls(&get(&socket, "tls")?, Some(&socket))?;
+        target.socket_port = target.socket_port.or(number(&get(&socket, "port")?)?);
+        if target.tls.is_none() {
+            target.tls = read_tls(&get(&socket, "tls")?, Some(&socket))?;
         }
-        if raw.connect_timeout_ms.is_none() {
-            raw.connect_timeout_ms = number(&get(&socket, "connectTimeout")?)?;
+        if connection.connect_timeout.is_none() {
+            connection.connect_timeout = number(&get(&socket, "connectTimeout")?)?;
+        }
+        if connection.keep_alive.is_none() {
+            connection.keep_alive = only_number(&get(&socket, "keepAlive")?)?;
         }
     }
     Ok(())
@@ -193,14 +214,21 @@ fn read_client_options(client: &Object, raw: &mut RawOptions) -> Result<()> {
 /// `options` option, TLS included: a TLS client must not become a plain
 /// connection that sends its password in clear.
 fn read_client(client: &Object, raw: &mut RawOptions) -> Result<()> {
+    let target = &mut raw.target;
     if let Some(address) = as_object(&get(client, "connection_options")?)? {
-        raw.host = raw.host.take().or(optional_text(&get(&address, "host")?)?);
-        raw.port = raw.port.or(number(&get(&address, "port")?)?);
+        target.host = target
+            .host
+            .take()
+            .or(optional_text(&get(&address, "host")?)?);
+        target.port = target.port.or(number(&get(&address, "port")?)?);
     }
-    raw.db = raw.db.or(number(&get(client, "selected_db")?)?);
+    target.db = target.db.or(number(&get(client, "selected_db")?)?);
     if let Some(options) = as_object(&get(client, "options")?)? {
-        raw.host = raw.host.take().or(optional_text(&get(&options, "host")?)?);
-        raw.port = raw.port.or(number(&get(&options, "port")?)?);
+        target.host = target
+            .host
+            .take()
+            .or(optional_text(&get(&options, "host")?)?);
+        target.port = target.port.or(number(&get(&options, "port")?)?);
         read_client_options(&options, raw)?;
     }
     Ok(())

@@ -1,0 +1,290 @@
+//! Opening redis-rs clients for a `Target` with the `ConnectionSettings`:
+//! every timeout and the TCP keepalive are handed to redis-rs here, once per
+//! backend (one server, Sentinel, Cluster). Every connection, whatever it is
+//! for, has TCP keepalive on.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{Client, ConnectionAddr, ConnectionInfo, RedisResult};
+
+use crate::error::{Result, SessionError};
+use crate::settings::ConnectionSettings;
+use crate::target::{Target, Tls};
+
+/// Between keepalive probes once the idle time has passed.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a lost single connection is retried before a call fails, and
+/// the longest wait between two tries.
+const MANAGER_RETRIES: usize = 2;
+const MANAGER_MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// A connection to one Redis, or to a cluster that routes each command by its key.
+#[derive(Clone)]
+pub enum Link {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// Hands out a client for the current master, and opens the shared connection.
+pub struct Source {
+    backend: Backend,
+    settings: ConnectionSettings,
+}
+
+enum Backend {
+    Client(Client),
+    /// Asks the Sentinels each time: after a failover the answer changes.
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+    Cluster {
+        client: ClusterClient,
+        /// For pub/sub, which reaches the whole cluster from any node: tried in turn.
+        nodes: Vec<Client>,
+        next: AtomicUsize,
+    },
+}
+
+/// TCP keepalive, so that the OS notices a peer that is gone, and so that a
+/// NAT or load balancer that forgets idle connections sees traffic on ours.
+fn tcp_settings(settings: &ConnectionSettings) -> TcpSettings {
+    TcpSettings::default().set_keepalive(
+        TcpKeepalive::new()
+            .with_time(settings.keep_alive)
+            .with_interval(KEEPALIVE_INTERVAL),
+    )
+}
+
+/// rustls takes its crypto provider from its crate features (ring here), and
+/// its config builder panics when it cannot tell which: installed explicitly,
+/// so that a second provider feature enabled anywhere in the dependency tree
+/// cannot turn a handshake into a panic. The rustls linked into this addon is
+/// its own copy, so this touches no other library of the process.
+fn ensure_crypto_provider() {
+    // An error means one is installed already, which is all that is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn invalid(err: impl ToString) -> SessionError {
+    SessionError::InvalidOptions(err.to_string())
+}
+
+/// A client for one server, over TLS with the given certificates if any.
+fn node_client(
+    info: &ConnectionInfo,
+    tls: Option<&Tls>,
+    settings: &ConnectionSettings,
+) -> RedisResult<Client> {
+    let info = info.clone().set_tcp_settings(tcp_settings(settings));
+    match tls {
+        Some(tls) => Client::build_with_tls(info, tls.certificates().clone()),
+        None => Client::open(info),
+    }
+}
+
+impl Source {
+    pub fn new(target: &Target, settings: ConnectionSettings) -> Result<Self> {
+        // Always: cluster nodes or Sentinels may be rediss:// URLs on their own.
+        ensure_crypto_provider();
+        let backend = match target {
+            Target::Standalone { info, tls } => {
+                Backend::Client(node_client(info, tls.as_ref(), &settings).map_err(invalid)?)
+            }
+            Target::Sentinel {
+                service,
+                sentinels,
+                master,
+                sentinel_username,
+                sentinel_password,
+                tls,
+            } => {
+                let credentials = master.redis_settings();
+                let mut builder = SentinelClientBuilder::new(
+                    sentinels.clone(),
+                    service.as_str(),
+                    SentinelServerType::Master,
+                )
+                .map_err(invalid)?
+                .set_client_to_redis_db(credentials.db())
+                .set_client_to_redis_tcp_settings(tcp_settings(&settings))
+                .set_client_to_sentinel_tcp_settings(tcp_settings(&settings));
+                if let Some(username) = credentials.username() {
+                    builder = builder.set_client_to_redis_username(username);
+                }
+                if let Some(password) = credentials.password() {
+                    builder = builder.set_client_to_redis_password(password);
+                }
+                if let Some(username) = sentinel_username {
+                    builder = builder.set_client_to_sentinel_username(username);
+                }
+                if let Some(password) = sentinel_password {
+                    builder = builder.set_client_to_sentinel_password(password);
+                }
+                if let Some(tls) = tls {
+                    builder = builder
+                        .set_client_to_redis_tls_mode(tls.mode())
+                        .set_client_to_redis_certificates(tls.certificates().clone());
+                    // Sentinels given as rediss:// URLs are reached with the same certificates.
+                    if sentinels
+                        .iter()
+                        .any(|addr| matches!(addr, ConnectionAddr::TcpTls { .. }))
+                    {
+                        builder = builder
+                            .set_client_to_sentinel_tls_mode(tls.mode())
+                            .set_client_to_sentinel_certificates(tls.certificates().clone());
+                    }
+                }
+                Backend::Sentinel(tokio::sync::Mutex::new(builder.build().map_err(invalid)?))
+            }
+            Target::Cluster { nodes, tls } => {
+                let mut builder = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(settings.connect_timeout)
+                    .response_timeout(settings.command_timeout)
+                    .tcp_settings(tcp_settings(&settings));
+                let credentials = nodes.first().map(|n| n.redis_settings().clone());
+                if let Some(credentials) = &credentials {
+                    if let Some(username) = credentials.username() {
+                        builder = builder.username(username);
+                    }
+                    if let Some(password) = credentials.password() {
+                        builder = builder.password(password);
+                    }
+                }
+                if let Some(tls) = tls {
+                    builder = builder.tls(tls.mode()).certs(tls.certificates().clone());
+                }
+                let client = builder.build().map_err(invalid)?;
+                let nodes = nodes
+                    .iter()
+                    .map(|info| node_client(info, tls.as_ref(), &settings))
+                    .collect::<RedisResult<Vec<_>>>()
+                    .map_err(invalid)?;
+                Backend::Cluster {
+                    client,
+                    nodes,
+                    next: AtomicUsize::new(0),
+                }
+            }
+        };
+        Ok(Self { backend, settings })
+    }
+
+    /// What every connection is opened with.
+    pub fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    /// Opens the shared connection: a multiplexed one to the current
+    /// master, which redis-rs reopens after a drop, or the cluster's.
+    pub async fn connect(&self) -> RedisResult<Link> {
+        if let Backend::Cluster { client, .. } = &self.backend {
+            return client.get_async_connection().await.map(Link::Cluster);
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.settings.connect_timeout))
+            .set_response_timeout(Some(self.settings.command_timeout))
+            .set_number_of_retries(MANAGER_RETRIES)
+            .set_max_delay(MANAGER_MAX_DELAY);
+        let client = self.client().await?;
+        ConnectionManager::new_with_config(client, config)
+            .await
+            .map(Link::Single)
+    }
+
+    /// A client for the current master, for connections of their own (pub/sub).
+    pub async fn client(&self) -> RedisResult<Client> {
+        match &self.backend {
+            Backend::Client(client) => Ok(client.clone()),
+            Backend::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+            Backend::Cluster { nodes, next, .. } => {
+                let turn = next.fetch_add(1, Ordering::Relaxed);
+                nodes
+                    .get(turn % nodes.len().max(1))
+                    .cloned()
+                    .ok_or_else(|| {
+                        (redis::ErrorKind::InvalidClientConfig, "no cluster nodes").into()
+                    })
+            }
+        }
+    }
+
+    /// Whether a lost connection should ask again where the master is
+    /// (Sentinel) or which nodes serve which slots (Cluster).
+    pub fn follows_failover(&self) -> bool {
+        matches!(self.backend, Backend::Sentinel(_) | Backend::Cluster { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RawOptions};
+    use crate::target::{RawNode, RawTarget};
+
+    fn source(target: RawTarget, keep_alive_ms: Option<f64>) -> Source {
+        let config = Config::from_options(RawOptions {
+            target,
+            connection: ConnectionSettings {
+                keep_alive: keep_alive_ms,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        Source::new(&config.target, config.connection).unwrap()
+    }
+
+    fn keepalive_of(client: &Client) -> Option<String> {
+        // socket2's `TcpKeepalive` has no getters: its `Debug` shows the idle time.
+        client
+            .get_connection_info()
+            .tcp_settings()
+            .keepalive()
+            .map(|keepalive| format!("{keepalive:?}"))
+    }
+
+    #[test]
+    fn keepalive_on_standalone_clients_plain_or_tls() {
+        for url in ["redis://127.0.0.1:6390", "rediss://127.0.0.1:6390"] {
+            let given = source(
+                RawTarget {
+                    url: Some(url.to_owned()),
+                    ..Default::default()
+                },
+                None,
+            );
+            let Backend::Client(client) = &given.backend else {
+                panic!("standalone expected");
+            };
+            let keepalive = keepalive_of(client).unwrap();
+            assert!(keepalive.contains("time: Some(5s)"), "{url}: {keepalive}");
+        }
+    }
+
+    #[test]
+    fn keepalive_as_given_on_the_clients_of_cluster_nodes() {
+        let given = source(
+            RawTarget {
+                cluster: Some(vec![
+                    RawNode::Url("redis://127.0.0.1:7000".to_owned()),
+                    RawNode::Url("redis://127.0.0.1:7001".to_owned()),
+                ]),
+                ..Default::default()
+            },
+            Some(42_000.0),
+        );
+        let Backend::Cluster { nodes, .. } = &given.backend else {
+            panic!("cluster expected");
+        };
+        assert_eq!(nodes.len(), 2);
+        for node in nodes {
+            let keepalive = keepalive_of(node).unwrap();
+            assert!(keepalive.contains("time: Some(42s)"), "{keepalive}");
+        }
+        assert!(given.follows_failover());
+    }
+}
