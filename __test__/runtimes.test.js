@@ -6,7 +6,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const { execFile } = require('node:child_process')
-const { promisify } = require('node:util')
+const { promisify, stripVTControlCharacters } = require('node:util')
 const { startRedis } = require('./helpers/redis-server')
 
 const root = path.join(__dirname, '..')
@@ -75,7 +75,9 @@ describe('runtimes', () => {
     const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs')
     const env = { ...process.env, RS_TEST_PORT: String(server.port) }
     const dir = path.join(__dirname, 'vitest')
-    const { stdout } = await promisify(execFile)(process.execPath, [vitest, 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs')], { env, cwd: root, timeout: 110_000 })
+    const { stdout: colored } = await promisify(execFile)(process.execPath, [vitest, 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs')], { env, cwd: root, timeout: 110_000 })
+    // Colored when CI is set, whatever the terminal.
+    const stdout = stripVTControlCharacters(colored)
     assert.match(stdout, /Test Files\s+6 passed \(6\)/)
     assert.match(stdout, /Tests\s+6 passed \(6\)/)
   })
