@@ -13,24 +13,17 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { fork } = require('node:child_process')
-const { clkTck, median, pool } = require('./measure')
+const { clkTck, median, seed, runChild } = require('./measure')
 const { APP } = require('./workloads')
 
 const OPS = ['get', 'set', 'cachedGet']
 const SESSIONS = 5000
 
 /** One measured run in a fresh child: worker.js, loading the build in `dir`. */
-function runChild(job) {
-  return new Promise((resolve, reject) => {
-    const worker = fork(path.join(__dirname, 'worker.js'), [JSON.stringify(job)])
-    worker.once('message', (m) => {
-      if (m.error) reject(new Error(m.error))
-      else if (m.bad > 0) reject(new Error(`${job.dir}: ${m.bad} wrong answers`))
-      else resolve(m)
-    })
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`${job.dir}: child exited with ${code}`)))
-  })
+async function runBuild(job) {
+  const result = await runChild(path.join(__dirname, 'worker.js'), [JSON.stringify(job)], job.dir)
+  if (result.bad > 0) throw new Error(`${job.dir}: ${result.bad} wrong answers`)
+  return result
 }
 
 async function main([op, c, n, rounds, ...dirs]) {
@@ -41,13 +34,13 @@ async function main([op, c, n, rounds, ...dirs]) {
   try {
     const RedisSessions = require('..')
     const seeder = new RedisSessions({ port: redis.port, host: '127.0.0.1', namespace: 'ab', wipe: 0 })
-    const tokens = await pool(SESSIONS, 100, async (i) => (await seeder.create({ app: APP.pool, id: `u${i % 1000}`, ip: '10.0.0.1', ttl: 7200, d: { a: 1, b: 'x' } })).token)
+    const tokens = await seed(seeder, APP.pool, SESSIONS, (i) => `u${i % 1000}`, { d: { a: 1, b: 'x' } })
     await seeder.quit()
     fs.writeFileSync(poolFile, JSON.stringify(tokens))
     const results = new Map(dirs.map((dir) => [dir, []]))
     for (let round = 0; round < Number(rounds); round++) {
       for (const dir of round % 2 ? [...dirs].reverse() : dirs) {
-        results.get(dir).push(await runChild({
+        results.get(dir).push(await runBuild({
           impl: 'rs', dir, op, c: Number(c), n: Number(n), cache: op === 'cachedGet',
           port: redis.port, namespace: 'ab', redisPid: redis.child.pid, clkTck, poolFile,
         }))

@@ -14,9 +14,10 @@ const os = require('node:os')
 const path = require('node:path')
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
-const { fork, spawnSync, execFile, execFileSync } = require('node:child_process')
+const { execFile } = require('node:child_process')
 const W = require('./workloads')
-const { clkTck, cpuTicks, machineTicks, invoker, drive, pool, percentile, median, int, time, table } = require('./measure')
+const { clkTck, cpuTicks, machineTicks, invoker, drive, seed, runChild, gitState, machineInfo } = require('./measure')
+const { percentile, median, int, time, table } = require('./measure')
 // The servers the orchestrator starts, and their CLI.
 const { startRedis } = require('../__test__/helpers/redis-server')
 const { startCluster, cli, clusterNodes } = require('../__test__/helpers/redis-cluster')
@@ -85,15 +86,6 @@ const NOT_COUNTED = new Set(['info', 'dbsize', 'scan', 'cluster|nodes', 'cluster
 
 const log = (...args) => console.error(...args)
 
-/** Creates n sessions of app through the package; returns their tokens. */
-async function seed(rs, app, n, idOf) {
-  return pool(n, 500, async (i) => {
-    const r = await rs.create({ app, id: idOf(i), ip: '10.0.0.2', ttl: 7200 })
-    if (!W.ops.create({}, 0)[2](r)) throw new Error(`seeding ${app}: unexpected answer ${JSON.stringify(r)}`)
-    return r.token
-  })
-}
-
 /** calls per command name (cmdstat_NAME:calls=N,...) on one server. */
 async function commandStats(port) {
   const stats = new Map()
@@ -120,19 +112,18 @@ const requests = (stats) => (stats.get('evalsha') ?? 0) + (stats.get('eval') ?? 
 
 let running = null // the child measuring now, if any
 
-function runChild(job) {
-  return new Promise((resolve, reject) => {
-    const proc = (running = fork(__filename, ['--child', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
-    let result
-    const timer = setTimeout(() => proc.kill('SIGKILL'), CHILD_TIMEOUT_MS)
-    proc.on('message', (m) => { result = m })
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      running = null
-      if (result && !result.error) resolve(result)
-      else reject(new Error(`${job.mode} ${job.workload}: ${result?.error ?? `exited with ${code ?? signal}`}`))
+/** One measured run in a fresh child: this file with --child. */
+async function runJob(job) {
+  try {
+    return await runChild(__filename, ['--child', JSON.stringify(job)], `${job.mode} ${job.workload}`, {
+      timeoutMs: CHILD_TIMEOUT_MS,
+      onSpawn: (child) => {
+        running = child
+      },
     })
-  })
+  } finally {
+    running = null
+  }
 }
 
 /** Stops redis-servers this process started that a failed startCluster left behind (children of ours, by pid). */
@@ -149,37 +140,30 @@ function killOwnRedisChildren() {
 
 // ---- header ------------------------------------------------------------------
 
-function machineInfo() {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
-  const cpuModel = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] ?? 'unknown'
-  const redisVersion = (spawnSync('redis-server', ['--version']).stdout.toString().match(/v=(\S+)/) || [])[1] ?? 'unknown'
+/** The header of the results: the machine, the mode and which build was measured. */
+function runInfo() {
+  const { commit, dirty } = gitState()
   const root = path.join(__dirname, '..')
-  const git = (...args) => { try { return execFileSync('git', args, { cwd: root }).toString().trim() } catch { return '' } }
-  const dirty = git('status', '--porcelain', '--', 'src', 'Cargo.toml', 'index.js', 'binding.js') ? ' + uncommitted changes in src/, Cargo.toml, index.js or binding.js' : ''
   const binary = (dir) => {
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.node'))
     if (!file) return null
     const full = path.join(dir, file)
-    return { mtime: fs.statSync(full).mtime.toISOString(), sha: crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex').slice(0, 12) }
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex').slice(0, 12)
+    return { mtime: fs.statSync(full).mtime.toISOString(), sha }
   }
   const loaded = binary(PKG)
   const here = binary(root)
   let binaryNote = loaded ? `binary sha256 ${loaded.sha}…, built ${loaded.mtime}` : 'no binary found'
   if (PKG !== root) {
-    binaryNote += ` (loaded from a snapshot copy; ${here && loaded && here.sha === loaded.sha ? 'the same as' : 'differs from'} this checkout's binary at the start)`
+    const same = here && loaded && here.sha === loaded.sha
+    binaryNote += ` (loaded from a snapshot copy; ${same ? 'the same as' : 'differs from'} this checkout's binary at the start)`
   }
   return {
-    date: new Date().toISOString(),
-    nproc: execFileSync('nproc').toString().trim(),
-    cpuModel,
-    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    node: process.version,
-    redis: redisVersion,
-    commit: `${git('rev-parse', '--short', 'HEAD') || 'unknown'}${dirty}`,
+    ...machineInfo(),
+    commit: `${commit}${dirty ? ' + uncommitted changes in src/, Cargo.toml, index.js or binding.js' : ''}`,
     binary: binaryNote,
     binarySha: loaded?.sha,
     mode: QUICK ? `quick (${ROUNDS} rounds, n × ${SCALE})` : `full (${ROUNDS} rounds)`,
-    loadBefore: os.loadavg()[0].toFixed(2),
   }
 }
 
@@ -240,7 +224,7 @@ function render(info, workloads, summary, masters, spread, standaloneKeys) {
 
 async function main() {
   const RedisSessions = require(PKG)
-  const info = machineInfo()
+  const info = runInfo()
   const workloads = WORKLOAD_NAMES.map((name) => {
     const w = W.WORKLOADS.find((x) => x.name === name)
     if (!w) throw new Error(`no workload ${name} in workloads.js`)
@@ -330,7 +314,7 @@ async function main() {
         }
         const before = await Promise.all(ports[mode].map(commandStats))
         const t0 = Date.now()
-        const result = await runChild(job)
+        const result = await runJob(job)
         if (attempt > 1) repeatMs += Date.now() - t0
         const after = await Promise.all(ports[mode].map(commandStats))
         if (w.cleanup) await seeders[mode].killall({ app: w.cleanup })

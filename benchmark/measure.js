@@ -1,9 +1,13 @@
 'use strict'
-// What run.js, worker.js and cluster.js share: driving operations, reading CPU
-// time from /proc, statistics and markdown formatting.
+// What run.js, worker.js, cluster.js and ab.js share: seeding sessions,
+// running a measured child, describing the machine, driving operations,
+// reading CPU time from /proc, statistics and markdown formatting.
 const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const { performance } = require('node:perf_hooks')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, fork, spawnSync } = require('node:child_process')
+const W = require('./workloads')
 
 /** Clock ticks per second, the unit of /proc's CPU times. */
 const clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
@@ -73,6 +77,69 @@ async function pool(n, c, fn) {
   return out
 }
 
+/**
+ * Creates n sessions of app (id idOf(i), plus `fields`) through the package
+ * instance rs, checking every answer; resolves to their tokens.
+ */
+async function seed(rs, app, n, idOf, fields = {}) {
+  return pool(n, 500, async (i) => {
+    const r = await rs.create({ app, id: idOf(i), ip: '10.0.0.2', ttl: 7200, ...fields })
+    if (!W.ops.create({}, 0)[2](r)) throw new Error(`seeding ${app}: unexpected answer ${JSON.stringify(r)}`)
+    return r.token
+  })
+}
+
+/**
+ * Runs `script` with `args` in a fresh child that sends its result over IPC;
+ * resolves to that result once the child exits. Rejects, naming `label`, when
+ * the child sends `{ error }`, sends nothing, or outlives `timeoutMs` (then it
+ * is killed). `onSpawn(child)` sees the child, e.g. to kill it on Ctrl-C.
+ */
+function runChild(script, args, label, { timeoutMs = 0, onSpawn } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    onSpawn?.(child)
+    let result
+    const timer = timeoutMs > 0 ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : undefined
+    child.on('message', (m) => {
+      result = m
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (result && !result.error) resolve(result)
+      else reject(new Error(`${label}: ${result?.error ?? `exited with ${code ?? signal}`}`))
+    })
+  })
+}
+
+/** The commit of this checkout, and whether `paths` have uncommitted changes. */
+function gitState(paths = ['src', 'Cargo.toml', 'index.js', 'binding.js']) {
+  const git = (...args) => {
+    try {
+      return execFileSync('git', args, { cwd: path.join(__dirname, '..') }).toString().trim()
+    } catch {
+      return ''
+    }
+  }
+  return { commit: git('rev-parse', '--short', 'HEAD') || 'unknown', dirty: git('status', '--porcelain', '--', ...paths) !== '' }
+}
+
+/** The machine a benchmark ran on, for the header of its results. */
+function machineInfo() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
+  const redisVersion = spawnSync('redis-server', ['--version']).stdout.toString().match(/v=(\S+)/)
+  return {
+    date: new Date().toISOString(),
+    nproc: execFileSync('nproc').toString().trim(),
+    cpuModel: cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown',
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    kernel: os.release(),
+    node: process.version,
+    redis: redisVersion?.[1] ?? 'unknown',
+    loadBefore: os.loadavg()[0].toFixed(2),
+  }
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 
 const median = (xs) => {
@@ -91,4 +158,20 @@ const table = (head, rows, leftColumns = 1) => [
   ...rows.map((r) => `| ${r.join(' | ')} |`),
 ].join('\n')
 
-module.exports = { clkTck, cpuTicks, machineTicks, invoker, drive, pool, percentile, median, int, time, table }
+module.exports = {
+  clkTck,
+  cpuTicks,
+  machineTicks,
+  invoker,
+  drive,
+  pool,
+  seed,
+  runChild,
+  gitState,
+  machineInfo,
+  percentile,
+  median,
+  int,
+  time,
+  table,
+}

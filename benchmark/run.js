@@ -6,11 +6,11 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { fork, spawnSync, execFileSync } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
 const RedisSessions = require('..')
 const { startRedis } = require('../__test__/helpers/redis-server')
 const W = require('./workloads')
-const { clkTck, pool, median, int, time, table } = require('./measure')
+const { clkTck, seed, runChild, gitState, machineInfo, median, int, time, table } = require('./measure')
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
@@ -27,50 +27,15 @@ const RETRY_BUDGET_MS = QUICK ? 45000 : 400000 // no repeats after this long, to
 const log = (...args) => console.error(...args)
 const namespaceOf = (impl) => `bench_${impl.replace('-', '')}`
 
-/** Creates n sessions of app through the rs package; returns their tokens. */
-async function seed(rs, app, n, idOf) {
-  return pool(n, 500, async (i) => (await rs.create({ app, id: idOf(i), ip: '10.0.0.2', ttl: 7200 })).token)
-}
-
-function runChild(job) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'worker.js'), [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    let result
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
-    child.on('message', (m) => { result = m })
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      if (result && !result.error) resolve(result)
-      else reject(new Error(`${job.impl} ${job.workload}: ${result?.error ?? `exited with ${code ?? signal}`}`))
-    })
-  })
-}
-
-function machineInfo() {
-  const cpuModel = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) || [])[1] ?? 'unknown'
-  const redisVersion = (spawnSync('redis-server', ['--version']).stdout.toString().match(/v=(\S+)/) || [])[1] ?? 'unknown'
+/** The header of the results: the machine, the mode and which build was measured. */
+function runInfo() {
+  const { commit, dirty } = gitState()
   return {
-    date: new Date().toISOString(),
-    nproc: execFileSync('nproc').toString().trim(),
-    cpuModel,
-    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    kernel: os.release(),
-    node: process.version,
-    redis: redisVersion,
+    ...machineInfo(),
     mode: QUICK ? `quick (${ROUNDS} rounds, n x ${SCALE})` : `full (${ROUNDS} rounds)`,
-    package: packageVersion(),
+    package: `commit ${commit}${dirty ? ' + uncommitted changes' : ''}`,
     binaryBuilt: binaryBuilt(),
-    loadBefore: os.loadavg()[0].toFixed(2),
   }
-}
-
-/** Which commit of this package was measured. */
-function packageVersion() {
-  const root = path.join(__dirname, '..')
-  const git = (...args) => { try { return execFileSync('git', args, { cwd: root }).toString().trim() } catch { return '' } }
-  const commit = git('rev-parse', '--short', 'HEAD') || 'unknown'
-  const dirty = git('status', '--porcelain', '--', 'src', 'Cargo.toml', 'index.js', 'binding.js') ? ' + uncommitted changes' : ''
-  return `commit ${commit}${dirty}`
 }
 
 const binaryBuilt = () => {
@@ -173,7 +138,9 @@ async function measure(ctx, w, impl, round) {
       job.killFile = path.join(ctx.tmp, `kill-${impl}.json`)
       fs.writeFileSync(job.killFile, JSON.stringify(await seed(seeder, W.APP.kill, w.n + W.warmupOf(w.n), (i) => `k${i % 5000}`)))
     }
-    const result = await runChild(job)
+    const result = await runChild(path.join(__dirname, 'worker.js'), [JSON.stringify(job)], `${impl} ${w.name}`, {
+      timeoutMs: CHILD_TIMEOUT_MS,
+    })
     if (w.cleanup) await seeder.killall({ app: w.cleanup })
     if (result.bad) throw new Error(`${impl} ${w.name}: ${result.bad} operations returned an unexpected answer`)
     if (!best || result.noise < best.noise) best = result
@@ -185,7 +152,7 @@ async function measure(ctx, w, impl, round) {
 }
 
 async function main() {
-  const info = machineInfo()
+  const info = runInfo()
   const workloads = W.WORKLOADS.filter((w) => !ONLY || w.name.includes(ONLY))
     .map((w) => ({ ...w, n: Math.max(1, Math.round(w.n * SCALE)) }))
   const impls = [...new Set(workloads.flatMap((w) => w.impls))]
