@@ -27,7 +27,8 @@ async function runBuild(job) {
 }
 
 async function main([op, c, n, rounds, ...dirs]) {
-  if (!OPS.includes(op) || dirs.length === 0) throw new Error('usage: node benchmark/ab.js get|set|cachedGet C N ROUNDS DIR...')
+  if (!OPS.includes(op) || dirs.length === 0)
+    throw new Error('usage: node benchmark/ab.js get|set|cachedGet C N ROUNDS DIR...')
   const { startRedis } = require('../__test__/helpers/redis-server')
   const redis = await startRedis()
   const poolFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-ab-')), 'pool.json')
@@ -40,16 +41,31 @@ async function main([op, c, n, rounds, ...dirs]) {
     const results = new Map(dirs.map((dir) => [dir, []]))
     for (let round = 0; round < Number(rounds); round++) {
       for (const dir of round % 2 ? [...dirs].reverse() : dirs) {
-        results.get(dir).push(await runBuild({
-          impl: 'rs', dir, op, c: Number(c), n: Number(n), cache: op === 'cachedGet',
-          port: redis.port, namespace: 'ab', redisPid: redis.child.pid, clkTck, poolFile,
-        }))
+        results.get(dir).push(
+          await runBuild({
+            impl: 'rs',
+            dir,
+            op,
+            c: Number(c),
+            n: Number(n),
+            cache: op === 'cachedGet',
+            port: redis.port,
+            namespace: 'ab',
+            redisPid: redis.child.pid,
+            clkTck,
+            poolFile,
+          }),
+        )
       }
     }
-    console.log(`${op}, ${c} in flight, ${n} operations, ${rounds} rounds (medians; Node CPU of every round in brackets)`)
+    console.log(
+      `${op}, ${c} in flight, ${n} operations, ${rounds} rounds (medians; Node CPU of every round in brackets)`,
+    )
     for (const [dir, runs] of results) {
       const m = (key) => median(runs.map((r) => r[key]))
-      console.log(`${dir}\t${Math.round(m('opsPerSec'))} ops/s\tnode ${m('nodeCpuPerOp').toFixed(2)} µs\tredis ${m('redisCpuPerOp').toFixed(2)} µs\tpeak RSS ${Math.round(m('maxRssMB'))} MB\t[${runs.map((r) => r.nodeCpuPerOp.toFixed(1)).join(' ')}]`)
+      console.log(
+        `${dir}\t${Math.round(m('opsPerSec'))} ops/s\tnode ${m('nodeCpuPerOp').toFixed(2)} µs\tredis ${m('redisCpuPerOp').toFixed(2)} µs\tpeak RSS ${Math.round(m('maxRssMB'))} MB\t[${runs.map((r) => r.nodeCpuPerOp.toFixed(1)).join(' ')}]`,
+      )
     }
   } finally {
     fs.rmSync(path.dirname(poolFile), { recursive: true, force: true })

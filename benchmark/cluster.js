@@ -174,49 +174,136 @@ const pct = (x) => `${(x * 100).toFixed(1)}%`
 function render(info, workloads, summary, masters, spread, standaloneKeys) {
   const lines = []
   lines.push('# redis-sessions-rs: cluster mode benchmark', '')
-  lines.push(`${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · Node ${info.node} · redis-server ${info.redis}`, '')
-  lines.push(`redis-sessions-rs: commit ${info.commit}; ${info.binary}. Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
-    `${info.repeats} runs repeated because other processes used more than ${MAX_NOISE * 100}% of a core meanwhile.`, '')
-  lines.push('standalone = one redis-server; cluster = 3 masters, no replicas, slots split evenly by `redis-cli --cluster create`; ' +
-    'all on this machine, started by the benchmark. The same package and workloads in both modes, promise style, 100 operations in flight, ' +
-    `one app of ${int(W.POOL_SIZE)} sessions of ${int(W.POOL_IDS)} ids seeded through the package. Every answer is checked.`, '')
-  lines.push(`Medians over ${ROUNDS} rounds; each round runs every workload once per mode, the modes alternating (the order flips each round). ` +
-    'per-round ratio = the range of the rounds\' cluster ÷ standalone. CPU is per operation: node = the client process (all threads), ' +
-    'redis = all of the mode\'s redis-servers together. noise = share of a core other processes used meanwhile (standalone / cluster).', '')
+  lines.push(
+    `${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · Node ${info.node} · redis-server ${info.redis}`,
+    '',
+  )
+  lines.push(
+    `redis-sessions-rs: commit ${info.commit}; ${info.binary}. Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
+      `${info.repeats} runs repeated because other processes used more than ${MAX_NOISE * 100}% of a core meanwhile.`,
+    '',
+  )
+  lines.push(
+    'standalone = one redis-server; cluster = 3 masters, no replicas, slots split evenly by `redis-cli --cluster create`; ' +
+      'all on this machine, started by the benchmark. The same package and workloads in both modes, promise style, 100 operations in flight, ' +
+      `one app of ${int(W.POOL_SIZE)} sessions of ${int(W.POOL_IDS)} ids seeded through the package. Every answer is checked.`,
+    '',
+  )
+  lines.push(
+    `Medians over ${ROUNDS} rounds; each round runs every workload once per mode, the modes alternating (the order flips each round). ` +
+      "per-round ratio = the range of the rounds' cluster ÷ standalone. CPU is per operation: node = the client process (all threads), " +
+      "redis = all of the mode's redis-servers together. noise = share of a core other processes used meanwhile (standalone / cluster).",
+    '',
+  )
 
   lines.push('## Throughput', '')
-  lines.push(table(['workload', 'n', 'standalone ops/s', 'cluster ops/s', 'cluster ÷ standalone', 'per-round ratio', 'p99 standalone', 'p99 cluster',
-    'node CPU µs/op (s / c)', 'redis CPU µs/op (s / c)', 'noise'], summary.map((w) => {
-    const [s, c] = [w.modes.standalone, w.modes.cluster]
-    return [w.name, int(w.n), int(s.opsPerSec), int(c.opsPerSec), `**${(c.opsPerSec / s.opsPerSec).toFixed(2)}×**`,
-      `${Math.min(...w.roundRatios).toFixed(2)}–${Math.max(...w.roundRatios).toFixed(2)}×`, time(s.p99), time(c.p99),
-      `${s.nodeCpuPerOp.toFixed(1)} / ${c.nodeCpuPerOp.toFixed(1)}`, `${s.redisCpuPerOp.toFixed(1)} / ${c.redisCpuPerOp.toFixed(1)}`,
-      `${pct(s.noise)} / ${pct(c.noise)}`]
-  })), '')
+  lines.push(
+    table(
+      [
+        'workload',
+        'n',
+        'standalone ops/s',
+        'cluster ops/s',
+        'cluster ÷ standalone',
+        'per-round ratio',
+        'p99 standalone',
+        'p99 cluster',
+        'node CPU µs/op (s / c)',
+        'redis CPU µs/op (s / c)',
+        'noise',
+      ],
+      summary.map((w) => {
+        const [s, c] = [w.modes.standalone, w.modes.cluster]
+        return [
+          w.name,
+          int(w.n),
+          int(s.opsPerSec),
+          int(c.opsPerSec),
+          `**${(c.opsPerSec / s.opsPerSec).toFixed(2)}×**`,
+          `${Math.min(...w.roundRatios).toFixed(2)}–${Math.max(...w.roundRatios).toFixed(2)}×`,
+          time(s.p99),
+          time(c.p99),
+          `${s.nodeCpuPerOp.toFixed(1)} / ${c.nodeCpuPerOp.toFixed(1)}`,
+          `${s.redisCpuPerOp.toFixed(1)} / ${c.redisCpuPerOp.toFixed(1)}`,
+          `${pct(s.noise)} / ${pct(c.noise)}`,
+        ]
+      }),
+    ),
+    '',
+  )
 
   lines.push('## Spread over the masters', '')
-  lines.push('Commands: `INFO commandstats` of each master read before and after every cluster run (warm-up and connection set-up included, ' +
-    'the benchmark\'s own INFO/DBSIZE/SCAN left out), summed over the rounds; every command counts, also those a script or MULTI runs. ' +
-    'Keys: `DBSIZE` after seeding. Buckets: how many of the 64 `{NS:B:K}` hash tags have their keys on the master (its `…}:SESSIONS` keys).', '')
-  const head = ['master', 'slots', 'buckets', 'keys', 'share of keys', ...workloads.map((w) => `${w.name} commands`), 'all commands']
+  lines.push(
+    'Commands: `INFO commandstats` of each master read before and after every cluster run (warm-up and connection set-up included, ' +
+      "the benchmark's own INFO/DBSIZE/SCAN left out), summed over the rounds; every command counts, also those a script or MULTI runs. " +
+      'Keys: `DBSIZE` after seeding. Buckets: how many of the 64 `{NS:B:K}` hash tags have their keys on the master (its `…}:SESSIONS` keys).',
+    '',
+  )
+  const head = [
+    'master',
+    'slots',
+    'buckets',
+    'keys',
+    'share of keys',
+    ...workloads.map((w) => `${w.name} commands`),
+    'all commands',
+  ]
   const allTotal = sum(masters.map((m) => spread.all[m.port]))
-  lines.push(table(head, masters.map((m, i) => [
-    `${String.fromCharCode(65 + i)} (port ${m.port})`, m.slots.join(' '), m.buckets, int(m.keys), pct(m.keys / sum(masters.map((x) => x.keys))),
-    ...workloads.map((w) => pct(spread.byWorkload[w.name].total[m.port] / sum(masters.map((x) => spread.byWorkload[w.name].total[x.port])))),
-    `${pct(spread.all[m.port] / allTotal)} (${int(spread.all[m.port])})`,
-  ]), 3), '')
-  lines.push(`The standalone server holds ${int(standaloneKeys)} keys for the same sessions; the cluster ${int(sum(masters.map((m) => m.keys)))} ` +
-    '(each bucket has its own `_sessions`, `_users` and `SESSIONS` indexes).', '')
+  lines.push(
+    table(
+      head,
+      masters.map((m, i) => [
+        `${String.fromCharCode(65 + i)} (port ${m.port})`,
+        m.slots.join(' '),
+        m.buckets,
+        int(m.keys),
+        pct(m.keys / sum(masters.map((x) => x.keys))),
+        ...workloads.map((w) =>
+          pct(
+            spread.byWorkload[w.name].total[m.port] / sum(masters.map((x) => spread.byWorkload[w.name].total[x.port])),
+          ),
+        ),
+        `${pct(spread.all[m.port] / allTotal)} (${int(spread.all[m.port])})`,
+      ]),
+      3,
+    ),
+    '',
+  )
+  lines.push(
+    `The standalone server holds ${int(standaloneKeys)} keys for the same sessions; the cluster ${int(sum(masters.map((m) => m.keys)))} ` +
+      '(each bucket has its own `_sessions`, `_users` and `SESSIONS` indexes).',
+    '',
+  )
 
-  lines.push('Commands per operation (all commands, warm-up and set-up included; requests = EVALSHA + EXEC, i.e. scripts and transactions):', '')
-  lines.push(table(['workload', 'standalone commands/op', 'cluster commands/op', 'standalone requests/op', 'cluster requests/op', 'cluster requests per master (A / B / C)'],
-    workloads.map((w) => {
-      const c = spread.byWorkload[w.name]
-      const s = spread.standalone[w.name]
-      return [w.name, (s.total / s.ops).toFixed(2), (sum(Object.values(c.total)) / c.ops).toFixed(2),
-        (s.requests / s.ops).toFixed(2), (sum(Object.values(c.requests)) / c.ops).toFixed(2),
-        masters.map((m) => pct(c.requests[m.port] / sum(Object.values(c.requests)))).join(' / ')]
-    })), '')
+  lines.push(
+    'Commands per operation (all commands, warm-up and set-up included; requests = EVALSHA + EXEC, i.e. scripts and transactions):',
+    '',
+  )
+  lines.push(
+    table(
+      [
+        'workload',
+        'standalone commands/op',
+        'cluster commands/op',
+        'standalone requests/op',
+        'cluster requests/op',
+        'cluster requests per master (A / B / C)',
+      ],
+      workloads.map((w) => {
+        const c = spread.byWorkload[w.name]
+        const s = spread.standalone[w.name]
+        return [
+          w.name,
+          (s.total / s.ops).toFixed(2),
+          (sum(Object.values(c.total)) / c.ops).toFixed(2),
+          (s.requests / s.ops).toFixed(2),
+          (sum(Object.values(c.requests)) / c.ops).toFixed(2),
+          masters.map((m) => pct(c.requests[m.port] / sum(Object.values(c.requests)))).join(' / '),
+        ]
+      }),
+    ),
+    '',
+  )
   return lines.join('\n')
 }
 
@@ -244,7 +331,9 @@ async function main() {
     if (cluster) await cluster.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
-  process.once('SIGINT', () => { cleanup().finally(() => process.exit(130)) })
+  process.once('SIGINT', () => {
+    cleanup().finally(() => process.exit(130))
+  })
 
   try {
     log(`loading the package from ${PKG}; ${info.mode}`)
@@ -255,18 +344,22 @@ async function main() {
       killOwnRedisChildren() // a half-started cluster's nodes (the standalone one is stopped in cleanup)
       throw err
     }
-    const watch = (name, child) => child.once('exit', (code, signal) => {
-      if (!stopping) log(`${name} (pid ${child.pid}) exited unexpectedly: ${signal ?? `code ${code}`}`)
-    })
+    const watch = (name, child) =>
+      child.once('exit', (code, signal) => {
+        if (!stopping) log(`${name} (pid ${child.pid}) exited unexpectedly: ${signal ?? `code ${code}`}`)
+      })
     watch(`standalone redis-server on ${server.port}`, server.child)
     for (const node of cluster.nodes) watch(`cluster node on ${node.port}`, node.child)
 
     const view = await clusterNodes(cluster.nodes[0].port)
-    const masters = view.filter((n) => n.role === 'master' && n.slots.length > 0)
+    const masters = view
+      .filter((n) => n.role === 'master' && n.slots.length > 0)
       .sort((a, b) => Number(a.slots[0].split('-')[0]) - Number(b.slots[0].split('-')[0]))
       .map((n) => ({ port: n.port, slots: n.slots, pid: cluster.nodes.find((x) => x.port === n.port).child.pid }))
     if (masters.length !== 3) throw new Error(`expected 3 masters, the cluster has ${masters.length}`)
-    log(`standalone redis-server pid ${server.child.pid} on port ${server.port}; cluster masters ${masters.map((m) => `${m.port} (pid ${m.pid}, slots ${m.slots.join(' ')})`).join(', ')}`)
+    log(
+      `standalone redis-server pid ${server.child.pid} on port ${server.port}; cluster masters ${masters.map((m) => `${m.port} (pid ${m.pid}, slots ${m.slots.join(' ')})`).join(', ')}`,
+    )
 
     const targets = {
       standalone: { host: '127.0.0.1', port: server.port },
@@ -281,23 +374,42 @@ async function main() {
       const tokens = await seed(rs, W.APP.pool, W.POOL_SIZE, (i) => `p${i % W.POOL_IDS}`)
       poolFiles[mode] = path.join(tmp, `pool-${mode}.json`)
       fs.writeFileSync(poolFiles[mode], JSON.stringify(tokens))
-      log(`seeded ${W.POOL_SIZE} sessions (${W.POOL_IDS} ids) in ${mode} mode in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+      log(
+        `seeded ${W.POOL_SIZE} sessions (${W.POOL_IDS} ids) in ${mode} mode in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      )
     }
     for (const m of masters) {
       m.keys = Number((await cli(m.port, 'DBSIZE')).trim())
-      m.buckets = (await new Promise((resolve, reject) => execFile('redis-cli',
-        ['-p', String(m.port), '--scan', '--pattern', `{${NAMESPACE}:*}:SESSIONS`], (err, out) => (err ? reject(err) : resolve(out)))))
-        .split('\n').filter(Boolean).length
+      m.buckets = (
+        await new Promise((resolve, reject) =>
+          execFile(
+            'redis-cli',
+            ['-p', String(m.port), '--scan', '--pattern', `{${NAMESPACE}:*}:SESSIONS`],
+            (err, out) => (err ? reject(err) : resolve(out)),
+          ),
+        )
+      )
+        .split('\n')
+        .filter(Boolean).length
     }
     const standaloneKeys = Number((await cli(server.port, 'DBSIZE')).trim())
-    log(`keys: standalone ${standaloneKeys}; cluster ${masters.map((m) => `${m.port}: ${m.keys} (${m.buckets} buckets)`).join(', ')}`)
+    log(
+      `keys: standalone ${standaloneKeys}; cluster ${masters.map((m) => `${m.port}: ${m.keys} (${m.buckets} buckets)`).join(', ')}`,
+    )
 
     const runs = {} // workload -> mode -> [result per round]
     const spread = {
       all: Object.fromEntries(masters.map((m) => [m.port, 0])),
-      byWorkload: Object.fromEntries(workloads.map((w) => [w.name, {
-        ops: 0, total: Object.fromEntries(masters.map((m) => [m.port, 0])), requests: Object.fromEntries(masters.map((m) => [m.port, 0])),
-      }])),
+      byWorkload: Object.fromEntries(
+        workloads.map((w) => [
+          w.name,
+          {
+            ops: 0,
+            total: Object.fromEntries(masters.map((m) => [m.port, 0])),
+            requests: Object.fromEntries(masters.map((m) => [m.port, 0])),
+          },
+        ]),
+      ),
       standalone: Object.fromEntries(workloads.map((w) => [w.name, { ops: 0, total: 0, requests: 0 }])),
     }
     let repeats = 0
@@ -306,11 +418,26 @@ async function main() {
     const measure = async (w, mode) => {
       let best
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const job = { mode, workload: w.name, op: w.op, n: w.n, c: w.c, target: targets[mode], namespace: NAMESPACE,
-          redisPids: redisPids[mode], clkTck, poolFile: poolFiles[mode], pkg: PKG }
-        if (w.seedKill) { // kill needs fresh sessions every time
+        const job = {
+          mode,
+          workload: w.name,
+          op: w.op,
+          n: w.n,
+          c: w.c,
+          target: targets[mode],
+          namespace: NAMESPACE,
+          redisPids: redisPids[mode],
+          clkTck,
+          poolFile: poolFiles[mode],
+          pkg: PKG,
+        }
+        if (w.seedKill) {
+          // kill needs fresh sessions every time
           job.killFile = path.join(tmp, `kill-${mode}.json`)
-          fs.writeFileSync(job.killFile, JSON.stringify(await seed(seeders[mode], W.APP.kill, w.n + W.warmupOf(w.n), (i) => `k${i % 5000}`)))
+          fs.writeFileSync(
+            job.killFile,
+            JSON.stringify(await seed(seeders[mode], W.APP.kill, w.n + W.warmupOf(w.n), (i) => `k${i % 5000}`)),
+          )
         }
         const before = await Promise.all(ports[mode].map(commandStats))
         const t0 = Date.now()
@@ -351,9 +478,11 @@ async function main() {
         for (const mode of order) {
           const r = await measure(w, mode)
           ;((runs[w.name] ??= {})[mode] ??= []).push(r)
-          log(`round ${round + 1}/${ROUNDS} ${w.name.padEnd(18)} ${mode.padEnd(10)} ${int(r.opsPerSec).padStart(8)} ops/s  ` +
-            `p99 ${time(r.p99).padStart(8)}  node ${r.nodeCpuPerOp.toFixed(1).padStart(5)} µs/op  redis ${r.redisCpuPerOp.toFixed(1).padStart(5)} µs/op  ` +
-            `noise ${(r.noise * 100).toFixed(0)}%  commands ${r.commands.map(int).join(' / ')}`)
+          log(
+            `round ${round + 1}/${ROUNDS} ${w.name.padEnd(18)} ${mode.padEnd(10)} ${int(r.opsPerSec).padStart(8)} ops/s  ` +
+              `p99 ${time(r.p99).padStart(8)}  node ${r.nodeCpuPerOp.toFixed(1).padStart(5)} µs/op  redis ${r.redisCpuPerOp.toFixed(1).padStart(5)} µs/op  ` +
+              `noise ${(r.noise * 100).toFixed(0)}%  commands ${r.commands.map(int).join(' / ')}`,
+          )
         }
       }
     }
@@ -364,12 +493,23 @@ async function main() {
         name: w.name,
         n: w.n,
         roundRatios: byMode.cluster.map((c, i) => c.opsPerSec / byMode.standalone[i].opsPerSec),
-        modes: Object.fromEntries(MODES.map((mode) => {
-          const rs = byMode[mode]
-          const pick = (key) => median(rs.map((r) => r[key]))
-          return [mode, { opsPerSec: pick('opsPerSec'), p50: pick('p50'), p99: pick('p99'), nodeCpuPerOp: pick('nodeCpuPerOp'),
-            redisCpuPerOp: pick('redisCpuPerOp'), noise: pick('noise') }]
-        })),
+        modes: Object.fromEntries(
+          MODES.map((mode) => {
+            const rs = byMode[mode]
+            const pick = (key) => median(rs.map((r) => r[key]))
+            return [
+              mode,
+              {
+                opsPerSec: pick('opsPerSec'),
+                p50: pick('p50'),
+                p99: pick('p99'),
+                nodeCpuPerOp: pick('nodeCpuPerOp'),
+                redisCpuPerOp: pick('redisCpuPerOp'),
+                noise: pick('noise'),
+              },
+            ]
+          }),
+        ),
       }
     })
     info.loadAfter = os.loadavg()[0].toFixed(2)

@@ -21,7 +21,13 @@ function cpuTicks(pid) {
 
 /** Busy ticks of the whole machine (user + nice + system + steal, from /proc/stat). */
 function machineTicks() {
-  const [user, nice, system, , , , , steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const [user, nice, system, , , , , steal] = fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
   return user + nice + system + steal
 }
 
@@ -72,7 +78,12 @@ function drive(call, ctx, op, from, n, c) {
 async function pool(n, c, fn) {
   const out = new Array(n)
   let next = 0
-  const lane = async () => { while (next < n) { const i = next++; out[i] = await fn(i) } }
+  const lane = async () => {
+    while (next < n) {
+      const i = next++
+      out[i] = await fn(i)
+    }
+  }
   await Promise.all(Array.from({ length: Math.min(c, n) }, lane))
   return out
 }
@@ -116,18 +127,25 @@ function runChild(script, args, label, { timeoutMs = 0, onSpawn } = {}) {
 function gitState(paths = ['src', 'Cargo.toml', 'index.js', 'binding.js']) {
   const git = (...args) => {
     try {
-      return execFileSync('git', args, { cwd: path.join(__dirname, '..') }).toString().trim()
+      return execFileSync('git', args, { cwd: path.join(__dirname, '..') })
+        .toString()
+        .trim()
     } catch {
       return ''
     }
   }
-  return { commit: git('rev-parse', '--short', 'HEAD') || 'unknown', dirty: git('status', '--porcelain', '--', ...paths) !== '' }
+  return {
+    commit: git('rev-parse', '--short', 'HEAD') || 'unknown',
+    dirty: git('status', '--porcelain', '--', ...paths) !== '',
+  }
 }
 
 /** The machine a benchmark ran on, for the header of its results. */
 function machineInfo() {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
-  const redisVersion = spawnSync('redis-server', ['--version']).stdout.toString().match(/v=(\S+)/)
+  const redisVersion = spawnSync('redis-server', ['--version'])
+    .stdout.toString()
+    .match(/v=(\S+)/)
   return {
     date: new Date().toISOString(),
     nproc: execFileSync('nproc').toString().trim(),
@@ -149,14 +167,16 @@ const median = (xs) => {
 }
 
 const int = (x) => Math.round(x).toLocaleString('en-US')
-const time = (us) => (us < 1000 ? `${us.toFixed(us < 100 ? 1 : 0)} µs` : `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`)
+const time = (us) =>
+  us < 1000 ? `${us.toFixed(us < 100 ? 1 : 0)} µs` : `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`
 
 /** A markdown table: the first `leftColumns` columns left-aligned, the rest right-aligned. */
-const table = (head, rows, leftColumns = 1) => [
-  `| ${head.join(' | ')} |`,
-  `|${head.map((_, i) => (i < leftColumns ? ' --- ' : ' ---: ')).join('|')}|`,
-  ...rows.map((r) => `| ${r.join(' | ')} |`),
-].join('\n')
+const table = (head, rows, leftColumns = 1) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i < leftColumns ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n')
 
 module.exports = {
   clkTck,

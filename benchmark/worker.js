@@ -18,7 +18,10 @@ async function main() {
   // A build kept aside (ab.js) or the implementation itself.
   const Impl = job.dir ? require(path.resolve(job.dir)) : impl.load()
   const instance = new Impl({
-    port: job.port, host: '127.0.0.1', namespace: job.namespace, wipe: 0,
+    port: job.port,
+    host: '127.0.0.1',
+    namespace: job.namespace,
+    wipe: 0,
     ...(job.cache ? { cachetime: 60, cachemax: 1000 } : {}),
   })
   const call = invoker(instance, impl.style)

@@ -4,8 +4,18 @@
 
 /** Each implementation: how to load it, how to call it, which window key it reads. */
 const IMPLS = {
-  v3: { load: () => require('redis-sessions-v3'), style: 'callback', windowKey: 'dt', label: 'redis-sessions@3.0.0 (callbacks)' },
-  v4: { load: () => require('redis-sessions-v4').default, style: 'promise', windowKey: 'deltaTime', label: 'redis-sessions@4.0.0 (promises)' },
+  v3: {
+    load: () => require('redis-sessions-v3'),
+    style: 'callback',
+    windowKey: 'dt',
+    label: 'redis-sessions@3.0.0 (callbacks)',
+  },
+  v4: {
+    load: () => require('redis-sessions-v4').default,
+    style: 'promise',
+    windowKey: 'deltaTime',
+    label: 'redis-sessions@4.0.0 (promises)',
+  },
   rs: { load: () => require('..'), style: 'promise', windowKey: 'deltaTime', label: 'redis-sessions-rs (promises)' },
   'rs-cb': { load: () => require('..'), style: 'callback', windowKey: 'dt', label: 'redis-sessions-rs (callbacks)' },
 }
@@ -34,7 +44,11 @@ const ok = {
 const ops = {
   create: (ctx, i) => ['create', { app: APP.create, id: `c${i % 5000}`, ip: '10.0.0.1', ttl: 7200 }, ok.token],
   get: (ctx, i) => ['get', { app: APP.pool, token: ctx.pool[i % ctx.pool.length] }, ok.session],
-  set: (ctx, i) => ['set', { app: APP.pool, token: ctx.pool[i % ctx.pool.length], d: { n: i, s: 'hello' } }, ok.session],
+  set: (ctx, i) => [
+    'set',
+    { app: APP.pool, token: ctx.pool[i % ctx.pool.length], d: { n: i, s: 'hello' } },
+    ok.session,
+  ],
   kill: (ctx, i) => ['kill', { app: APP.kill, token: ctx.kill[i] }, ok.kill],
   cachedGet: (ctx, i) => ['get', { app: APP.pool, token: ctx.pool[i % CACHED] }, ok.session],
   soid: (ctx, i) => ['soid', { app: APP.big, id: `u${i % BIG_IDS}` }, ok.soid],
@@ -78,4 +92,18 @@ const WORKLOADS = [
 /** Warm-up operations before the measured ones: a tenth, at least one. */
 const warmupOf = (n) => Math.max(1, Math.ceil(n / 10))
 
-module.exports = { IMPLS, MAIN_IMPLS, ALL_IMPLS, APP, POOL_SIZE, POOL_IDS, BIG_SIZE, BIG_IDS, CACHED, WINDOW, WORKLOADS, ops, warmupOf }
+module.exports = {
+  IMPLS,
+  MAIN_IMPLS,
+  ALL_IMPLS,
+  APP,
+  POOL_SIZE,
+  POOL_IDS,
+  BIG_SIZE,
+  BIG_IDS,
+  CACHED,
+  WINDOW,
+  WORKLOADS,
+  ops,
+  warmupOf,
+}

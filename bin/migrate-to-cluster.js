@@ -76,8 +76,10 @@ async function main() {
       total.present += step.present
       cursor = step.cursor
     } while (cursor !== '0')
-    console.error(`copied ${total.copied} sessions; skipped ${total.skipped} copied by an earlier run; `
-      + `left ${total.present} alone that were on the cluster already`)
+    console.error(
+      `copied ${total.copied} sessions; skipped ${total.skipped} copied by an earlier run; ` +
+        `left ${total.present} alone that were on the cluster already`,
+    )
   } finally {
     if (fd !== undefined) fs.closeSync(fd)
     await from.quit(undefined, false)

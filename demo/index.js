@@ -29,7 +29,13 @@ async function main() {
   try {
     line('\n1. Three users log in, alice on three devices')
     const tokens = {}
-    for (const [user, device, ip] of [['alice', 'laptop', '10.0.0.1'], ['alice', 'phone', '10.0.0.2'], ['alice', 'tablet', '10.0.0.3'], ['bob', 'laptop', '10.0.1.1'], ['carol', 'phone', '10.0.2.1']]) {
+    for (const [user, device, ip] of [
+      ['alice', 'laptop', '10.0.0.1'],
+      ['alice', 'phone', '10.0.0.2'],
+      ['alice', 'tablet', '10.0.0.3'],
+      ['bob', 'laptop', '10.0.1.1'],
+      ['carol', 'phone', '10.0.2.1'],
+    ]) {
       const { token } = await rs.create({ app: APP, id: user, ip, ttl: 3600, d: { device } })
       tokens[`${user}/${device}`] = token
       show(`create ${user} on ${device}`, { token: `${token.slice(0, 12)}…` })
@@ -43,7 +49,7 @@ async function main() {
 
     line('\n3. Who is logged in?')
     const { sessions } = await rs.soid({ app: APP, id: 'alice' })
-    show("soid alice: her devices", sessions.map((s) => s.d.device).sort())
+    show('soid alice: her devices', sessions.map((s) => s.d.device).sort())
     show('activity in the last 10 minutes', await rs.activity({ app: APP, deltaTime: 600 }))
     show('soapp: sessions active now', (await rs.soapp({ app: APP, deltaTime: 600 })).sessions.length)
 
@@ -54,7 +60,7 @@ async function main() {
     show('soid alice', await rs.soid({ app: APP, id: 'alice' }))
     show('activity', await rs.activity({ app: APP, deltaTime: 600 }))
 
-    line('\n5. Bad input is an error with the reference\'s words')
+    line("\n5. Bad input is an error with the reference's words")
     await rs.get({ app: APP, token: 'nope' }).catch((err) => show(`${err.name}`, err.message))
     show('killall (clean up)', await rs.killall({ app: APP }))
   } finally {
