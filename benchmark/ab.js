@@ -64,7 +64,14 @@ async function main([op, c, n, rounds, ...dirs]) {
     for (const [dir, runs] of results) {
       const m = (key) => median(runs.map((r) => r[key]))
       console.log(
-        `${dir}\t${Math.round(m('opsPerSec'))} ops/s\tnode ${m('nodeCpuPerOp').toFixed(2)} µs\tredis ${m('redisCpuPerOp').toFixed(2)} µs\tpeak RSS ${Math.round(m('maxRssMB'))} MB\t[${runs.map((r) => r.nodeCpuPerOp.toFixed(1)).join(' ')}]`,
+        [
+          dir,
+          `${Math.round(m('opsPerSec'))} ops/s`,
+          `node ${m('nodeCpuPerOp').toFixed(2)} µs`,
+          `redis ${m('redisCpuPerOp').toFixed(2)} µs`,
+          `peak RSS ${Math.round(m('maxRssMB'))} MB`,
+          `[${runs.map((r) => r.nodeCpuPerOp.toFixed(1)).join(' ')}]`,
+        ].join('\t'),
       )
     }
   } finally {

@@ -156,7 +156,8 @@ function runInfo() {
   let binaryNote = loaded ? `binary sha256 ${loaded.sha}…, built ${loaded.mtime}` : 'no binary found'
   if (PKG !== root) {
     const same = here && loaded && here.sha === loaded.sha
-    binaryNote += ` (loaded from a snapshot copy; ${same ? 'the same as' : 'differs from'} this checkout's binary at the start)`
+    const comparison = same ? 'the same as' : 'differs from'
+    binaryNote += ` (loaded from a snapshot copy; ${comparison} this checkout's binary at the start)`
   }
   return {
     ...machineInfo(),
@@ -175,24 +176,32 @@ function render(info, workloads, summary, masters, spread, standaloneKeys) {
   const lines = []
   lines.push('# redis-sessions-rs: cluster mode benchmark', '')
   lines.push(
-    `${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · Node ${info.node} · redis-server ${info.redis}`,
+    `${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · ` +
+      `Node ${info.node} · redis-server ${info.redis}`,
     '',
   )
   lines.push(
-    `redis-sessions-rs: commit ${info.commit}; ${info.binary}. Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
+    `redis-sessions-rs: commit ${info.commit}; ${info.binary}. ` +
+      `Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
       `${info.repeats} runs repeated because other processes used more than ${MAX_NOISE * 100}% of a core meanwhile.`,
     '',
   )
   lines.push(
-    'standalone = one redis-server; cluster = 3 masters, no replicas, slots split evenly by `redis-cli --cluster create`; ' +
-      'all on this machine, started by the benchmark. The same package and workloads in both modes, promise style, 100 operations in flight, ' +
-      `one app of ${int(W.POOL_SIZE)} sessions of ${int(W.POOL_IDS)} ids seeded through the package. Every answer is checked.`,
+    'standalone = one redis-server; ' +
+      'cluster = 3 masters, no replicas, slots split evenly by `redis-cli --cluster create`; ' +
+      'all on this machine, started by the benchmark. ' +
+      'The same package and workloads in both modes, promise style, 100 operations in flight, ' +
+      `one app of ${int(W.POOL_SIZE)} sessions of ${int(W.POOL_IDS)} ids seeded through the package. ` +
+      'Every answer is checked.',
     '',
   )
   lines.push(
-    `Medians over ${ROUNDS} rounds; each round runs every workload once per mode, the modes alternating (the order flips each round). ` +
-      "per-round ratio = the range of the rounds' cluster ÷ standalone. CPU is per operation: node = the client process (all threads), " +
-      "redis = all of the mode's redis-servers together. noise = share of a core other processes used meanwhile (standalone / cluster).",
+    `Medians over ${ROUNDS} rounds; each round runs every workload once per mode, ` +
+      'the modes alternating (the order flips each round). ' +
+      "per-round ratio = the range of the rounds' cluster ÷ standalone. " +
+      'CPU is per operation: node = the client process (all threads), ' +
+      "redis = all of the mode's redis-servers together. " +
+      'noise = share of a core other processes used meanwhile (standalone / cluster).',
     '',
   )
 
@@ -234,9 +243,11 @@ function render(info, workloads, summary, masters, spread, standaloneKeys) {
 
   lines.push('## Spread over the masters', '')
   lines.push(
-    'Commands: `INFO commandstats` of each master read before and after every cluster run (warm-up and connection set-up included, ' +
-      "the benchmark's own INFO/DBSIZE/SCAN left out), summed over the rounds; every command counts, also those a script or MULTI runs. " +
-      'Keys: `DBSIZE` after seeding. Buckets: how many of the 64 `{NS:B:K}` hash tags have their keys on the master (its `…}:SESSIONS` keys).',
+    'Commands: `INFO commandstats` of each master read before and after every cluster run ' +
+      "(warm-up and connection set-up included, the benchmark's own INFO/DBSIZE/SCAN left out), " +
+      'summed over the rounds; every command counts, also those a script or MULTI runs. ' +
+      'Keys: `DBSIZE` after seeding. ' +
+      'Buckets: how many of the 64 `{NS:B:K}` hash tags have their keys on the master (its `…}:SESSIONS` keys).',
     '',
   )
   const head = [
@@ -270,13 +281,15 @@ function render(info, workloads, summary, masters, spread, standaloneKeys) {
     '',
   )
   lines.push(
-    `The standalone server holds ${int(standaloneKeys)} keys for the same sessions; the cluster ${int(sum(masters.map((m) => m.keys)))} ` +
+    `The standalone server holds ${int(standaloneKeys)} keys for the same sessions; ` +
+      `the cluster ${int(sum(masters.map((m) => m.keys)))} ` +
       '(each bucket has its own `_sessions`, `_users` and `SESSIONS` indexes).',
     '',
   )
 
   lines.push(
-    'Commands per operation (all commands, warm-up and set-up included; requests = EVALSHA + EXEC, i.e. scripts and transactions):',
+    'Commands per operation ' +
+      '(all commands, warm-up and set-up included; requests = EVALSHA + EXEC, i.e. scripts and transactions):',
     '',
   )
   lines.push(
@@ -358,7 +371,8 @@ async function main() {
       .map((n) => ({ port: n.port, slots: n.slots, pid: cluster.nodes.find((x) => x.port === n.port).child.pid }))
     if (masters.length !== 3) throw new Error(`expected 3 masters, the cluster has ${masters.length}`)
     log(
-      `standalone redis-server pid ${server.child.pid} on port ${server.port}; cluster masters ${masters.map((m) => `${m.port} (pid ${m.pid}, slots ${m.slots.join(' ')})`).join(', ')}`,
+      `standalone redis-server pid ${server.child.pid} on port ${server.port}; cluster masters ` +
+        masters.map((m) => `${m.port} (pid ${m.pid}, slots ${m.slots.join(' ')})`).join(', '),
     )
 
     const targets = {
@@ -375,7 +389,8 @@ async function main() {
       poolFiles[mode] = path.join(tmp, `pool-${mode}.json`)
       fs.writeFileSync(poolFiles[mode], JSON.stringify(tokens))
       log(
-        `seeded ${W.POOL_SIZE} sessions (${W.POOL_IDS} ids) in ${mode} mode in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        `seeded ${W.POOL_SIZE} sessions (${W.POOL_IDS} ids) in ${mode} mode ` +
+          `in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       )
     }
     for (const m of masters) {
@@ -394,7 +409,8 @@ async function main() {
     }
     const standaloneKeys = Number((await cli(server.port, 'DBSIZE')).trim())
     log(
-      `keys: standalone ${standaloneKeys}; cluster ${masters.map((m) => `${m.port}: ${m.keys} (${m.buckets} buckets)`).join(', ')}`,
+      `keys: standalone ${standaloneKeys}; cluster ` +
+        masters.map((m) => `${m.port}: ${m.keys} (${m.buckets} buckets)`).join(', '),
     )
 
     const runs = {} // workload -> mode -> [result per round]
@@ -479,8 +495,10 @@ async function main() {
           const r = await measure(w, mode)
           ;((runs[w.name] ??= {})[mode] ??= []).push(r)
           log(
-            `round ${round + 1}/${ROUNDS} ${w.name.padEnd(18)} ${mode.padEnd(10)} ${int(r.opsPerSec).padStart(8)} ops/s  ` +
-              `p99 ${time(r.p99).padStart(8)}  node ${r.nodeCpuPerOp.toFixed(1).padStart(5)} µs/op  redis ${r.redisCpuPerOp.toFixed(1).padStart(5)} µs/op  ` +
+            `round ${round + 1}/${ROUNDS} ${w.name.padEnd(18)} ${mode.padEnd(10)} ` +
+              `${int(r.opsPerSec).padStart(8)} ops/s  ` +
+              `p99 ${time(r.p99).padStart(8)}  node ${r.nodeCpuPerOp.toFixed(1).padStart(5)} µs/op  ` +
+              `redis ${r.redisCpuPerOp.toFixed(1).padStart(5)} µs/op  ` +
               `noise ${(r.noise * 100).toFixed(0)}%  commands ${r.commands.map(int).join(' / ')}`,
           )
         }

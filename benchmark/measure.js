@@ -76,7 +76,7 @@ function drive(call, ctx, op, from, n, c) {
 
 /** Runs fn(i) for i in 0..n-1 with c in flight; resolves to the results in order. */
 async function pool(n, c, fn) {
-  const out = new Array(n)
+  const out = Array.from({ length: n })
   let next = 0
   const lane = async () => {
     while (next < n) {

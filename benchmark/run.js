@@ -126,20 +126,24 @@ function render(info, summary, ceiling) {
   const lines = []
   lines.push('# redis-sessions benchmark', '')
   lines.push(
-    `${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · Linux ${info.kernel} · Node ${info.node} · redis-server ${info.redis}`,
+    `${info.date} · ${info.mode} · ${info.nproc} CPUs (${info.cpuModel}) · ${info.memory} · ` +
+      `Linux ${info.kernel} · Node ${info.node} · redis-server ${info.redis}`,
     '',
   )
   lines.push(
-    `redis-sessions-rs: ${info.package}, binary built ${info.binaryBuilt}. Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
+    `redis-sessions-rs: ${info.package}, binary built ${info.binaryBuilt}. ` +
+      `Load average (1 min) before ${info.loadBefore}, after ${info.loadAfter}; ` +
       `${info.repeats} runs repeated because other processes used more than ${MAX_NOISE * 100}% of a core meanwhile.`,
     '',
   )
   lines.push(
-    'v3 = redis-sessions@3.0.0 (callbacks), v4 = redis-sessions@4.0.0 (promises), rs = this package (promises), rs-cb = this package (callbacks).',
+    'v3 = redis-sessions@3.0.0 (callbacks), v4 = redis-sessions@4.0.0 (promises), ' +
+      'rs = this package (promises), rs-cb = this package (callbacks).',
     '',
   )
   lines.push(
-    "Medians over rounds. spread = (max − min) / median of the rounds' ops/s. CPU is per operation: node = the child process (all threads), redis = redis-server. " +
+    "Medians over rounds. spread = (max − min) / median of the rounds' ops/s. " +
+      'CPU is per operation: node = the child process (all threads), redis = redis-server. ' +
       'noise = the share of a core other processes used during the run.',
     '',
   )
@@ -334,7 +338,8 @@ async function main() {
           const result = await measure(ctx, w, impl, round)
           ;((runs[w.name] ??= {})[impl] ??= []).push(result)
           log(
-            `round ${round + 1}/${ROUNDS} ${w.name.padEnd(28)} ${impl.padEnd(5)} ${int(result.opsPerSec).padStart(9)} ops/s  ` +
+            `round ${round + 1}/${ROUNDS} ${w.name.padEnd(28)} ${impl.padEnd(5)} ` +
+              `${int(result.opsPerSec).padStart(9)} ops/s  ` +
               `p99 ${time(result.p99).padStart(9)}  node ${result.nodeCpuPerOp.toFixed(1).padStart(6)} µs/op  ` +
               `redis ${result.redisCpuPerOp.toFixed(1).padStart(6)} µs/op  rss ${result.maxRssMB.toFixed(0)} MB  ` +
               `noise ${(result.noise * 100).toFixed(0)}%`,
