@@ -3,8 +3,8 @@
 //!
 //! One worker, not napi-rs's one per core: a single JavaScript thread feeds it
 //! and one connection's driver serves it, so a second worker only stole tasks
-//! and woke threads. Measured against napi-rs's runtime: 10–18% less Node CPU
-//! per get and set at 1, 100 and 1000 in flight.
+//! and woke threads: less Node CPU per get and set at 1, 100 and 1000 in
+//! flight than napi-rs's runtime (`benchmark/NOTES.md` has the measurements).
 //!
 //! Not handed to napi-rs (`create_custom_tokio_runtime`): napi-rs ties its
 //! runtime's life to the Node environments, and so handed over, the
