@@ -137,14 +137,6 @@ impl SessionCache {
         entries.clear();
         self.serving.store(serving, Ordering::Release);
     }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -180,13 +172,13 @@ mod tests {
         let cache = SessionCache::new(Duration::from_secs(60), 10);
         read(&cache, "a:t", session("u", 100.0));
         assert!(cache.get_or_reserve("a:t").is_none());
-        assert!(cache.is_empty());
+        assert!(cache.lock().is_empty());
         cache.set_serving(true);
         read(&cache, "a:t", session("u", 100.0));
         assert!(cache.get_or_reserve("a:t").is_some());
         cache.set_serving(false);
         assert!(cache.get_or_reserve("a:t").is_none());
-        assert!(cache.is_empty());
+        assert!(cache.lock().is_empty());
     }
 
     #[test]
@@ -199,7 +191,7 @@ mod tests {
         assert!(cache.get_or_reserve("a:1").is_some());
         assert!(cache.get_or_reserve("a:3").is_some());
         assert!(cache.get_or_reserve("a:2").is_none(), "a:2 was evicted");
-        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.lock().len(), 2);
     }
 
     #[test]
@@ -249,7 +241,7 @@ mod tests {
         cache.fill("a:1", Some(&session("u", 100.0)));
         assert!(cache.get_or_reserve("a:1").is_none());
         cache.fill("a:1", None);
-        assert!(cache.is_empty());
+        assert!(cache.lock().is_empty());
     }
 
     #[test]

@@ -121,15 +121,6 @@ fn push_unicode_escape(out: &mut String, unit: u32) {
     let _ = write!(out, "\\u{unit:04x}");
 }
 
-/// Keys JavaScript orders first, ascending, in every object.
-pub fn is_array_index(key: &str) -> bool {
-    let canonical = key == "0" || (!key.starts_with('0') && !key.is_empty());
-    canonical
-        && key.len() <= 10
-        && key.bytes().all(|b| b.is_ascii_digit())
-        && key.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX))
-}
-
 /// `JSON.stringify` of an object whose keys are already in JavaScript order.
 pub fn stringify(entries: &[(JsText, Value)]) -> String {
     let mut out = String::from("{");
@@ -215,18 +206,6 @@ mod tests {
             JsText::Utf16(utf16("é😀")).to_json(),
             JsText::from("é😀").to_json()
         );
-    }
-
-    #[test]
-    fn array_indexes_are_canonical_integers_below_2_pow_32_minus_1() {
-        assert!(is_array_index("0"));
-        assert!(is_array_index("42"));
-        assert!(is_array_index("4294967294"));
-        assert!(!is_array_index("4294967295"));
-        assert!(!is_array_index("01"));
-        assert!(!is_array_index("-1"));
-        assert!(!is_array_index("1.5"));
-        assert!(!is_array_index(""));
     }
 
     #[test]

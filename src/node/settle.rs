@@ -108,6 +108,8 @@ impl Settler {
         let wake = self.wake(env)?;
         let (deferred, promise) = promise(env)?;
         if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // The status may be ignored: Node fails this call only for a null
+            // function, and `wake` holds a live one.
             // SAFETY: on the JavaScript thread, with the function this instance owns.
             unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
         }
@@ -178,17 +180,19 @@ fn settle(env: &Env, deferred: Deferred, outcome: Outcome, style: Style) {
     let value = outcome
         .map_err(|err| convert::error(env, &err))
         .and_then(|output| convert::output(env, output, style));
-    // SAFETY: on the JavaScript thread that created `deferred`, which is settled exactly once.
-    unsafe {
-        match value {
-            Ok(value) => sys::napi_resolve_deferred(env.raw(), deferred.0, value.raw()),
-            Err(err) => sys::napi_reject_deferred(
-                env.raw(),
-                deferred.0,
-                JsError::from(err).into_value(env.raw()),
-            ),
-        };
-    }
+    // The status is ignored: Node frees the deferred whether or not it could
+    // settle the Promise (it cannot while the environment shuts down), and no
+    // caller is left to tell.
+    match value {
+        // SAFETY: on the JavaScript thread that created `deferred`, which is settled exactly once.
+        Ok(value) => unsafe { sys::napi_resolve_deferred(env.raw(), deferred.0, value.raw()) },
+        Err(err) => {
+            // SAFETY: a live env, on its own thread.
+            let reason = unsafe { JsError::from(err).into_value(env.raw()) };
+            // SAFETY: on the JavaScript thread that created `deferred`, which is settled exactly once.
+            unsafe { sys::napi_reject_deferred(env.raw(), deferred.0, reason) }
+        }
+    };
 }
 
 /// On the JavaScript thread: settles every completed operation.
@@ -200,6 +204,8 @@ fn drain(env: &Env, shared: &Shared) {
     }
     if shared.release_if_idle() {
         if let Some(wake) = shared.wake().as_ref() {
+            // The status may be ignored: Node fails this call only for a null
+            // function, and `wake` is a live one.
             // SAFETY: on the JavaScript thread; nothing in flight, so Node may exit.
             unsafe { sys::napi_unref_threadsafe_function(env.raw(), wake.raw()) };
         }
