@@ -1,5 +1,7 @@
 'use strict'
-// The behaviour of every method, in both styles, against a Redis of its own.
+// The class's surface, every validation message, a few edge cases and the
+// options, against a Redis of its own. Every method's behaviour, in both styles
+// and on every topology, is in scenario.test.js.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const RedisSessions = require('..')
@@ -28,8 +30,6 @@ function viaCallback(method, ...args) {
   })
 }
 
-const SESSION_KEYS = ['id', 'r', 'w', 'ttl', 'idle', 'ip']
-
 describe('surface', () => {
   it('is a class whose instances are EventEmitters with bound methods', async () => {
     assert.ok(rs instanceof RedisSessions)
@@ -38,12 +38,8 @@ describe('surface', () => {
     assert.equal(await get({ app: APP, token: 'x'.repeat(64) }), null)
     assert.equal(RedisSessions.default, RedisSessions)
   })
-
-  it('ping answers PONG in both styles', async () => {
-    assert.equal(await rs.ping(), 'PONG')
-    assert.deepEqual(await viaCallback(rs.ping), [null, 'PONG'])
-  })
 })
+
 
 describe('validation messages', () => {
   const token = 'a'.repeat(64)
@@ -139,208 +135,7 @@ describe('validation messages', () => {
   })
 })
 
-describe('session lifecycle', () => {
-  let token
-  it('create returns a 64-character token of the reference shape and writes the reference keys', async () => {
-    const before = Math.floor(Date.now() / 1000)
-    const result = await rs.create({ app: APP, id: 'user1', ip: '10.0.0.1', ttl: 3600, d: { foo: 'bar', n: 34, gone: null } })
-    assert.deepEqual(Object.keys(result), ['token'])
-    token = result.token
-    assert.match(token, /^[A-Ya-z0-9]{55}Z[0-9a-z]+$/)
-    assert.equal(token.length, 64)
-    const hash = await raw.hgetall(`rs:${APP}:${token}`)
-    assert.deepEqual(Object.keys(hash).sort(), ['d', 'id', 'ip', 'la', 'r', 'ttl', 'w'])
-    assert.equal(hash.id, 'user1')
-    assert.equal(hash.r, '1')
-    assert.equal(hash.w, '1')
-    assert.equal(hash.ttl, '3600')
-    assert.equal(hash.d, '{"foo":"bar","n":34}')
-    const la = Number(hash.la)
-    assert.ok(la >= before && la <= before + 1)
-    assert.equal(await raw.zscore(`rs:${APP}:_sessions`, `${token}:user1`), String(la))
-    assert.equal(await raw.zscore(`rs:${APP}:_users`, 'user1'), String(la))
-    assert.equal(await raw.zscore('rs:SESSIONS', `${APP}:${token}:user1`), String(la + 3600))
-    assert.deepEqual(await raw.smembers(`rs:${APP}:us:user1`), [token])
-  })
-
-  it('get returns exactly the session keys, r before this read', async () => {
-    const s = await rs.get({ app: APP, token })
-    assert.deepEqual(Object.keys(s), [...SESSION_KEYS, 'd'])
-    // idle is whole seconds since create: 1 when a second boundary fell between the two.
-    assert.ok(s.idle === 0 || s.idle === 1, `idle ${s.idle}`)
-    assert.deepEqual({ ...s, idle: 0 }, { id: 'user1', r: 1, w: 1, ttl: 3600, idle: 0, ip: '10.0.0.1', d: { foo: 'bar', n: 34 } })
-    const [err, s2] = await viaCallback(rs.get, { app: APP, token })
-    assert.equal(err, null)
-    assert.equal(s2.r, 2)
-    assert.equal(await raw.hget(`rs:${APP}:${token}`, 'r'), '3')
-  })
-
-  it('set merges d, removes null keys, and returns w after the write', async () => {
-    const s = await rs.set({ app: APP, token, d: { n: null, last: '/read', 7: true, 2: 1.5 } })
-    assert.deepEqual(s.d, { 2: 1.5, 7: true, foo: 'bar', last: '/read' })
-    assert.equal(s.w, 2)
-    assert.equal(s.r, 3)
-    assert.equal(await raw.hget(`rs:${APP}:${token}`, 'd'), '{"2":1.5,"7":true,"foo":"bar","last":"/read"}')
-    const [, s2] = await viaCallback(rs.set, { app: APP, token, d: { foo: 'baz' } })
-    assert.equal(s2.w, 3)
-    assert.equal(await raw.hget(`rs:${APP}:${token}`, 'd'), '{"2":1.5,"7":true,"foo":"baz","last":"/read"}')
-  })
-
-  it('set removing every key removes d', async () => {
-    const s = await rs.set({ app: APP, token, d: { 2: null, 7: null, foo: null, last: null } })
-    assert.deepEqual(Object.keys(s), SESSION_KEYS)
-    assert.equal(await raw.hexists(`rs:${APP}:${token}`, 'd'), 0)
-  })
-
-  it('d is stored exactly as JSON.stringify writes it', async () => {
-    const d = { b: 20.212, a: 1e21, z: -0, nan: NaN, inf: -Infinity, s: 'quote" back\\ \n\t\u0001 \u2028 😀 é', t: true, f: false, 10: 'ten', 1: 'one' }
-    const { token: t } = await rs.create({ app: APP, id: 'json', ip: '1', d })
-    assert.equal(await raw.hget(`rs:${APP}:${t}`, 'd'), JSON.stringify(d))
-    const s = await rs.get({ app: APP, token: t })
-    assert.deepEqual(s.d, JSON.parse(JSON.stringify(d)))
-    await rs.set({ app: APP, token: t, d: { b: 0.1, 3: 'three', new: 'x' } })
-    const expected = { ...JSON.parse(JSON.stringify(d)), b: 0.1, 3: 'three', new: 'x' }
-    assert.equal(await raw.hget(`rs:${APP}:${t}`, 'd'), JSON.stringify(expected))
-  })
-
-  it('get and set of a missing session: {} for callbacks, null for promises', async () => {
-    const missing = { app: APP, token: 'b'.repeat(64) }
-    assert.equal(await rs.get(missing), null)
-    assert.equal(await rs.set({ ...missing, d: { a: 1 } }), null)
-    assert.deepEqual(await viaCallback(rs.get, missing), [null, {}])
-    assert.deepEqual(await viaCallback(rs.set, { ...missing, d: { a: 1 } }), [null, {}])
-    assert.deepEqual(await raw.keys(`rs:${APP}:${'b'.repeat(64)}`), [])
-  })
-
-  it('soid, soapp and activity list the sessions', async () => {
-    const { token: t2 } = await rs.create({ app: APP, id: 'user1', ip: '10.0.0.2' })
-    const soid = await rs.soid({ app: APP, id: 'user1' })
-    assert.equal(soid.sessions.length, 2)
-    for (const s of soid.sessions) assert.equal(s.id, 'user1')
-    const [, soid3] = await viaCallback(rs.soid, { app: APP, id: 'user1' })
-    assert.equal(soid3.sessions.length, 2)
-    assert.deepEqual(await rs.soid({ app: APP, id: 'nobody' }), { sessions: [] })
-    await raw.zadd(`rs:${APP}:_sessions`, Math.floor(Date.now() / 1000) + 5, `${t2}:user1`)
-    const soapp = await rs.soapp({ app: APP, deltaTime: 60 })
-    assert.equal(soapp.sessions[0].ip, '10.0.0.2', 'most recently active first')
-    assert.ok(soapp.sessions.length >= 2)
-    const [, soapp3] = await viaCallback(rs.soapp, { app: APP, dt: 60 })
-    assert.equal(soapp3.sessions.length, soapp.sessions.length)
-    const { activity } = await rs.activity({ app: APP, deltaTime: 60 })
-    assert.equal(activity, new Set(soapp.sessions.map((s) => s.id)).size)
-  })
-
-  it('kill removes the hash and every index entry; the id leaves _users with its last session', async () => {
-    const { sessions } = await rs.soid({ app: APP, id: 'user1' })
-    assert.equal(sessions.length, 2)
-    const tokens = await raw.smembers(`rs:${APP}:us:user1`)
-    assert.deepEqual(await rs.kill({ app: APP, token: tokens[0] }), { kill: 1 })
-    assert.deepEqual(await rs.kill({ app: APP, token: tokens[0] }), { kill: 0 })
-    assert.notEqual(await raw.zscore(`rs:${APP}:_users`, 'user1'), null)
-    assert.deepEqual(await viaCallback(rs.kill, { app: APP, token: tokens[1] }), [null, { kill: 1 }])
-    assert.equal(await raw.zscore(`rs:${APP}:_users`, 'user1'), null)
-    assert.equal(await raw.exists(`rs:${APP}:us:user1`), 0)
-    for (const t of tokens) {
-      assert.equal(await raw.exists(`rs:${APP}:${t}`), 0)
-      assert.equal(await raw.zscore(`rs:${APP}:_sessions`, `${t}:user1`), null)
-      assert.equal(await raw.zscore('rs:SESSIONS', `${APP}:${t}:user1`), null)
-    }
-  })
-
-  it('killsoid kills every session of an id', async () => {
-    for (let i = 0; i < 3; i++) await rs.create({ app: APP, id: 'multi', ip: `1.1.1.${i}` })
-    const other = (await rs.create({ app: APP, id: 'other', ip: '2' })).token
-    assert.deepEqual(await rs.killsoid({ app: APP, id: 'multi' }), { kill: 3 })
-    assert.deepEqual(await viaCallback(rs.killsoid, { app: APP, id: 'multi' }), [null, { kill: 0 }])
-    assert.equal(await raw.zscore(`rs:${APP}:_users`, 'multi'), null)
-    assert.equal(await raw.exists(`rs:${APP}:us:multi`), 0)
-    assert.notEqual(await rs.get({ app: APP, token: other }), null)
-  })
-
-  it('killall kills every session of the app and nothing of other apps', async () => {
-    const keep = (await rs.create({ app: 'otherapp', id: 'x', ip: '1' })).token
-    for (let i = 0; i < 5; i++) await rs.create({ app: APP, id: `k${i % 2}`, ip: '1' })
-    const count = await raw.zcard(`rs:${APP}:_sessions`)
-    assert.deepEqual(await rs.killall({ app: APP }), { kill: count })
-    assert.deepEqual(await raw.keys(`rs:${APP}:*`), [])
-    assert.deepEqual((await raw.zrange('rs:SESSIONS', 0, -1)).filter((m) => m.startsWith(`${APP}:`)), [])
-    assert.deepEqual(await viaCallback(rs.killall, { app: APP }), [null, { kill: 0 }])
-    assert.notEqual(await rs.get({ app: 'otherapp', token: keep }), null)
-    await rs.killall({ app: 'otherapp' })
-  })
-})
-
-describe('expiry', () => {
-  it('a session idle past its ttl is gone for every method before the wipe', async () => {
-    const { token } = await rs.create({ app: APP, id: 'old', ip: '1', ttl: 10 })
-    await raw.hset(`rs:${APP}:${token}`, 'la', Math.floor(Date.now() / 1000) - 11)
-    assert.equal(await rs.get({ app: APP, token }), null)
-    assert.equal(await rs.set({ app: APP, token, d: { a: 1 } }), null)
-    assert.deepEqual(await rs.soid({ app: APP, id: 'old' }), { sessions: [] })
-    assert.deepEqual(await rs.kill({ app: APP, token }), { kill: 0 })
-    assert.equal(await raw.hget(`rs:${APP}:${token}`, 'r'), '1', 'an expired session is not touched')
-    await rs.killall({ app: APP })
-  })
-
-  it('no_resave keeps the expiry fixed and reports the remaining ttl', async () => {
-    const { token } = await rs.create({ app: APP, id: 'fixed', ip: '1', ttl: 100, no_resave: true })
-    const key = `rs:${APP}:${token}`
-    assert.equal(await raw.hget(key, 'no_resave'), '1')
-    const now = Math.floor(Date.now() / 1000)
-    await raw.hset(key, 'la', now - 30)
-    const s = await rs.get({ app: APP, token })
-    assert.deepEqual(Object.keys(s), [...SESSION_KEYS, 'no_resave'])
-    assert.equal(s.no_resave, true)
-    assert.equal(s.ttl, 70)
-    assert.equal(s.idle, 30)
-    assert.equal(await raw.hget(key, 'ttl'), '70')
-    const expiry = Number(await raw.zscore('rs:SESSIONS', `${APP}:${token}:fixed`))
-    assert.ok(Math.abs(expiry - (now + 70)) <= 1)
-    const after = await rs.set({ app: APP, token, d: { a: 1 } })
-    assert.equal(after.w, 2, 'set on a no_resave session reports the real w')
-    assert.equal(after.no_resave, true)
-    await rs.killall({ app: APP })
-  })
-})
-
-describe('ids containing ":"', () => {
-  it('work in every method, killall included', async () => {
-    const id = 'org:42:user:7'
-    const { token } = await rs.create({ app: APP, id, ip: '1' })
-    await rs.create({ app: APP, id, ip: '2' })
-    assert.equal((await rs.get({ app: APP, token })).id, id)
-    assert.equal((await rs.set({ app: APP, token, d: { a: 1 } })).id, id)
-    assert.equal((await rs.soid({ app: APP, id })).sessions.length, 2)
-    assert.equal((await rs.soapp({ app: APP, deltaTime: 60 })).sessions.length, 2)
-    assert.deepEqual(await rs.activity({ app: APP, deltaTime: 60 }), { activity: 1 })
-    assert.deepEqual(await rs.kill({ app: APP, token }), { kill: 1 })
-    assert.deepEqual(await rs.killall({ app: APP }), { kill: 1 })
-    assert.deepEqual(await raw.keys(`rs:${APP}:*`), [])
-    assert.deepEqual(await raw.zrange('rs:SESSIONS', 0, -1), [])
-  })
-
-  it('unicode ids and data round-trip', async () => {
-    const id = 'ü😀\u0000x'
-    const { token } = await rs.create({ app: APP, id, ip: '😀', d: { 'ké y': 'välue 😀' } })
-    const s = await rs.get({ app: APP, token })
-    assert.equal(s.id, id)
-    assert.equal(s.ip, '😀')
-    assert.deepEqual(s.d, { 'ké y': 'välue 😀' })
-    assert.deepEqual(await rs.killsoid({ app: APP, id }), { kill: 1 })
-  })
-})
-
-describe('concurrency', () => {
-  it('50 concurrent sets of distinct keys all land', async () => {
-    const { token } = await rs.create({ app: APP, id: 'busy', ip: '1' })
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => rs.set({ app: APP, token, d: { [`k${i}`]: i } })))
-    assert.deepEqual(results.map((s) => s.w).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 2))
-    const s = await rs.get({ app: APP, token })
-    assert.equal(s.w, 51)
-    assert.equal(Object.keys(s.d).length, 50)
-    await rs.killall({ app: APP })
-  })
-
+describe('killall', () => {
   it('a killall larger than one batch removes everything', async () => {
     const pipeline = raw.pipeline()
     const now = Math.floor(Date.now() / 1000)
@@ -427,12 +222,5 @@ describe('options', () => {
     assert.equal(result, undefined)
     assert.ok(Date.now() - started < 3000)
     await down.quit()
-  })
-
-  it('calls after quit fail clearly', async () => {
-    const q = new RedisSessions({ port: server.port, wipe: 0 })
-    assert.equal(await q.ping(), 'PONG')
-    await q.quit()
-    await assert.rejects(q.ping(), { message: 'This RedisSessions instance has been quit' })
   })
 })
