@@ -1,10 +1,12 @@
 'use strict'
-// Cluster mode against a real Redis Cluster (3 masters, 3 replicas) started here.
+// What only cluster mode has, against a real Redis Cluster (3 masters, 3
+// replicas) started here: scripts on every master, the cache across
+// instances, the spread over masters, the wipe of every bucket, a failover.
+// Every method's answers match standalone's in scenario.test.js.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { setTimeout: sleep } = require('node:timers/promises')
 const RedisSessions = require('..')
-const { startRedis } = require('./helpers/redis-server')
 const { startCluster, clusterNodes, cli } = require('./helpers/redis-cluster')
 
 const now = () => Math.floor(Date.now() / 1000)
@@ -22,72 +24,16 @@ async function pool(items, limit, work) {
   return results
 }
 
-/** Every method, in one style; tokens replaced by their order of appearance. */
-async function scenario(rs, style) {
-  const call = (method, options) => (style === 'promise'
-    ? rs[method](options)
-    : new Promise((resolve, reject) => rs[method](options, (err, value) => (err ? reject(err) : resolve(value)))))
-  const outcome = (promise) => promise.then((value) => ({ value }), (err) => ({ error: `${err.name}: ${err.message}` }))
-  const log = []
-  const tokens = []
-  // idle is whole seconds: 0 or 1 depending on where a second boundary falls.
-  const settle = (value) => JSON.parse(JSON.stringify(value), (key, v) => (key === 'idle' && v <= 1 ? 0 : v))
-  const record = async (label, promise) => log.push([label, settle(await outcome(promise))])
-  for (const [id, ip] of [['alice', '1'], ['alice', '2'], ['bob', '3'], ['carol:x', '4']]) {
-    const created = await outcome(call('create', { app: 'same', id, ip, ttl: 3600, d: { n: tokens.length } }))
-    tokens.push(created.value.token)
-    log.push(['create', { value: created.value.token.length }])
-  }
-  const [a1, a2, b1, c1] = tokens
-  await record('get', call('get', { app: 'same', token: a1 }))
-  await record('set', call('set', { app: 'same', token: a2, d: { n: null, x: 'y' } }))
-  await record('get again', call('get', { app: 'same', token: a2 }))
-  await record('soid', call('soid', { app: 'same', id: 'alice' }).then((r) => ({ sessions: r.sessions.map((s) => s.ip).sort() })))
-  await record('activity', call('activity', { app: 'same', dt: 60 }))
-  await record('soapp', call('soapp', { app: 'same', dt: 60 }).then((r) => r.sessions.map((s) => s.id).sort()))
-  await record('kill', call('kill', { app: 'same', token: b1 }))
-  await record('kill twice', call('kill', { app: 'same', token: b1 }))
-  await record('get killed', call('get', { app: 'same', token: b1 }))
-  await record('set killed', call('set', { app: 'same', token: b1, d: { a: 1 } }))
-  await record('get unknown', call('get', { app: 'same', token: 'z'.repeat(64) }))
-  await record('kill unknown', call('kill', { app: 'same', token: 'A'.repeat(64) }))
-  await record('bad token', call('get', { app: 'same', token: 'short' }))
-  await record('bad id', call('soid', { app: 'same' }))
-  await record('killsoid', call('killsoid', { app: 'same', id: 'alice' }))
-  await record('activity after', call('activity', { app: 'same', dt: 60 }))
-  await record('get carol', call('get', { app: 'same', token: c1 }).then((s) => s.id))
-  await record('killall', call('killall', { app: 'same' }))
-  await record('soapp after', call('soapp', { app: 'same', dt: 60 }))
-  await record('ping', call('ping'))
-  return log
-}
-
 describe('Redis Cluster', () => {
-  let cluster, single, raw
+  let cluster, raw
   before(async () => {
-    ;[cluster, single] = await Promise.all([startCluster({ masters: 3, replicas: 1 }), startRedis()])
+    cluster = await startCluster({ masters: 3, replicas: 1 })
     raw = cluster.client()
   })
   after(async () => {
     raw.disconnect()
-    await single.stop()
     await cluster.stop()
   })
-
-  for (const style of ['callback', 'promise']) {
-    it(`every method in ${style} style answers as on a single Redis`, async () => {
-      const standalone = new RedisSessions({ port: single.port, wipe: 0, namespace: `eq${style}` })
-      const clustered = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: `eq${style}`, cachetime: 30 })
-      try {
-        const expected = await scenario(standalone, style)
-        const actual = await scenario(clustered, style)
-        assert.deepEqual(actual, expected)
-      } finally {
-        await standalone.quit()
-        await clustered.quit()
-      }
-    })
-  }
 
   it('the scripts are loaded on every master when the connection opens', async () => {
     const masters = await cluster.masterPorts()
