@@ -1,58 +1,21 @@
 'use strict'
 // Sentinel: a master, a replica and three Sentinels started here; the master
-// is killed and the sessions follow the promoted replica.
+// is killed and the sessions follow the promoted replica. Every method's
+// answers through a Sentinel match standalone's in scenario.test.js.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 const { setTimeout: sleep } = require('node:timers/promises')
 const RedisSessions = require('..')
-const { startRedis, freePort } = require('./helpers/redis-server')
+const { startSentinels, NAME } = require('./helpers/redis-sentinel')
 const { connect } = require('./helpers/raw')
 
-const NAME = 'sessions-master'
-
 describe('Sentinel', () => {
-  let master, replica, dir
-  const sentinels = []
+  let group, master, replica, sentinels
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-sentinel-'))
-    master = await startRedis()
-    replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] })
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort()
-      const config = path.join(dir, `sentinel-${i}.conf`)
-      fs.writeFileSync(config, [
-        `sentinel monitor ${NAME} 127.0.0.1 ${master.port} 2`,
-        `sentinel down-after-milliseconds ${NAME} 1000`,
-        `sentinel failover-timeout ${NAME} 10000`,
-        '',
-      ].join('\n'))
-      sentinels.push(await startRedis({ port, args: [config, '--sentinel'] }))
-    }
-    // A failover needs the replica in sync and every Sentinel aware of it and of the others.
-    const probes = sentinels.map((s) => connect(s.port))
-    const replicaProbe = connect(replica.port)
-    try {
-      for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
-        assert.ok(Date.now() < deadline, 'the Sentinels and the replica got ready')
-        if (!/master_link_status:up/.test(await replicaProbe.info('replication'))) continue
-        const views = await Promise.all(probes.map((p) => p.call('SENTINEL', 'master', NAME)))
-        const ready = views.every((flat) => {
-          const view = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])))
-          return view['num-slaves'] === '1' && view['num-other-sentinels'] === '2'
-        })
-        if (ready) break
-      }
-    } finally {
-      for (const p of [...probes, replicaProbe]) p.disconnect()
-    }
+    group = await startSentinels({ replicas: 1, sentinels: 3 })
+    ;({ master, sentinels, replicas: [replica] } = group)
   })
-  after(async () => {
-    for (const server of [...sentinels, replica, master]) await server.stop()
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
+  after(() => group.stop())
 
   it('a write to a replica is a connection error that says so (it makes the next call ask the Sentinels again)', async () => {
     const rs = new RedisSessions({ port: replica.port, wipe: 0 })

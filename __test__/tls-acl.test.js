@@ -8,29 +8,7 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const RedisSessions = require('..')
 const { startRedis, freePort } = require('./helpers/redis-server')
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it. */
-function makeCertificates(dir) {
-  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
-  const key = (name) => openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`)
-  const ca = (name) => {
-    key(name)
-    openssl('req', '-x509', '-new', '-key', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`)
-  }
-  const signed = (name, by, extensions) => {
-    key(name)
-    openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`)
-    fs.writeFileSync(path.join(dir, `${name}.ext`), extensions)
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${by}.crt`, '-CAkey', `${by}.key`, '-CAcreateserial',
-      '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`)
-  }
-  ca('ca')
-  ca('other-ca')
-  signed('server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
-  signed('client', 'ca', 'extendedKeyUsage=clientAuth\n')
-  const read = (file) => fs.readFileSync(path.join(dir, file))
-  return { ca: read('ca.crt'), otherCa: read('other-ca.crt'), cert: read('client.crt'), key: read('client.key'), dir }
-}
+const { makeCertificates, tlsServerArgs } = require('./helpers/tls')
 
 describe('TLS', () => {
   let server, tlsPort, certs, dir
@@ -38,11 +16,7 @@ describe('TLS', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-tls-'))
     certs = makeCertificates(dir)
     tlsPort = await freePort()
-    server = await startRedis({
-      args: ['--tls-port', String(tlsPort), '--tls-cert-file', path.join(dir, 'server.crt'),
-        '--tls-key-file', path.join(dir, 'server.key'), '--tls-ca-cert-file', path.join(dir, 'ca.crt'),
-        '--tls-auth-clients', 'yes'],
-    })
+    server = await startRedis({ args: tlsServerArgs(dir, tlsPort) })
   })
   after(async () => {
     await server.stop()

@@ -63,4 +63,4 @@ async function startSentinels({ replicas = 1, sentinels = 3 } = {}) {
   }
 }
 
-module.exports = { startSentinels }
+module.exports = { startSentinels, NAME }
