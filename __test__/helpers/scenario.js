@@ -15,8 +15,9 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 /**
  * Calls detached methods (every method is bound to its instance) in `style`;
- * resolves to {value} or {error}, having checked the style's promises: a
- * callback call returns undefined and gets either an error or (null, value).
+ * resolves to {value} or {error}, having checked the style's contract: a
+ * Promise, or a callback call that returns undefined and gets either an error
+ * alone or (null, value).
  */
 function caller(rs, style) {
   const methods = Object.fromEntries(['activity', 'create', 'get', 'kill', 'killall', 'killsoid', 'ping', 'quit', 'set', 'soapp', 'soid']
@@ -28,10 +29,10 @@ function caller(rs, style) {
       assert.ok(promise instanceof Promise, `${name} returns a Promise`)
       return promise.then((value) => ({ value }), (error) => ({ error }))
     }
-    const [returned, err, value] = await new Promise((resolve) => {
-      let returnedValue
-      returnedValue = method(...args, (e, v) => setImmediate(() => resolve([returnedValue, e, v])))
-    })
+    let answer
+    const answered = new Promise((resolve) => { answer = resolve })
+    const returned = method(...args, (e, v) => answer([e, v]))
+    const [err, value] = await answered
     assert.equal(returned, undefined, `${name} with a callback returns undefined`)
     if (err) {
       assert.equal(value, undefined, `${name}: no result beside an error`)
@@ -96,8 +97,7 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
   const normalize = normalizer(tokens)
   const log = []
   const missing = style === 'promise' ? null : {}
-  const ns = namespace
-  const key = (...parts) => [ns, ...parts].join(':')
+  const key = (...parts) => [namespace, ...parts].join(':')
 
   /** Calls `name`; `check(value, stored)` asserts what is true everywhere; logs the normalised answer and stored state. */
   async function step(label, name, args, check) {
