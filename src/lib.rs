@@ -4,6 +4,10 @@
 //!
 //! The modules (this is the one list of them; CONTRIBUTING.md points here):
 //!
+//! - Operations: `operations` (the table of operations: each one's name,
+//!   fields, keys and answer; the engine's dispatch and the binding's methods
+//!   are made from it), `fields` (the fields of an options object and the
+//!   check of each).
 //! - Arguments and options: `validate` (argument rules and the reference's
 //!   messages), `js` (JavaScript number and string semantics), `config`
 //!   (constructor options into settings), `target` (where to connect:
@@ -17,7 +21,8 @@
 //!   session: the reference's, or cluster mode's buckets), `token`, `data`
 //!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
 //!   (reading script replies), `clock`.
-//! - Redis: `scripts` and `lua/` (one atomic script per operation),
+//! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
+//!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
 //!   `connection` (the shared connection, reconnecting, failovers), `store`
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
@@ -54,9 +59,11 @@ pub(crate) mod config;
 pub(crate) mod connection;
 pub mod data;
 pub(crate) mod error;
+pub(crate) mod fields;
 pub mod js;
 pub mod keys;
 pub(crate) mod layout;
+pub(crate) mod operations;
 pub(crate) mod redact;
 mod reply;
 mod scripts;

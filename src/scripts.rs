@@ -1,16 +1,22 @@
-//! The Lua scripts that make each operation one atomic round trip. Every
-//! script is the shared parts it uses followed by its own file (a part's
-//! functions are made anew on every call, so each script takes only what it
-//! needs); redis-rs sends EVALSHA and loads the script on NOSCRIPT.
+//! The Lua scripts that make each operation one atomic round trip, and one
+//! function per script that builds its invocation: its KEYS, in the one
+//! order every operation's script takes (`operation_keys`), and its ARGV.
+//! Every script is the shared parts it uses followed by its own file (a
+//! part's functions are made anew on every call, so each script takes only
+//! what it needs); redis-rs sends EVALSHA and loads the script on NOSCRIPT.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{Script, ScriptInvocation};
+
+use crate::data::{JsText, Value};
+use crate::keys::Keys;
+use crate::operations::{Operation, Scope};
 
 macro_rules! scripts {
     ($($name:ident = [$($part:literal),*] $file:literal),* $(,)?) => {
         $(
-            pub static $name: LazyLock<Script> = LazyLock::new(|| Script::new(source::$name));
+            static $name: LazyLock<Script> = LazyLock::new(|| Script::new(source::$name));
         )*
 
         mod source {
@@ -35,4 +41,202 @@ scripts! {
     KILLSOID = ["types.lua"] "killsoid.lua",
     KILLALL = ["types.lua", "member.lua"] "killall.lua",
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
+}
+
+/// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
+/// `ns:APP:_users`, `ns:SESSIONS`, then the key the table's scope names
+/// (`ns:APP:TOKEN` for a session, `ns:APP:us:ID` for a user) from `subject`,
+/// the token or the id.
+fn operation_keys(
+    script: &'static Script,
+    op: Operation,
+    keys: &Keys,
+    app: &str,
+    subject: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(keys.app_sessions(app))
+        .key(keys.app_users(app))
+        .key(keys.all_sessions());
+    match op.scope() {
+        Scope::Session => invocation.key(keys.session(app, subject)),
+        Scope::User => invocation.key(keys.user_sessions(app, subject)),
+        Scope::App | Scope::Server => &mut invocation,
+    };
+    invocation
+}
+
+/// ARGV: now, app, token.
+pub fn get(keys: &Keys, app: &str, token: &str, now: u64) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&GET, Operation::Get, keys, app, token);
+    invocation.arg(now).arg(app).arg(token);
+    invocation
+}
+
+/// ARGV: now, app, token, cache channel, then for each key of the patch
+/// its JSON text and its value's, or `""` to delete it.
+pub fn set(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    now: u64,
+    channel: &str,
+    patch: &[(JsText, Value)],
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&SET, Operation::Set, keys, app, token);
+    invocation.arg(now).arg(app).arg(token).arg(channel);
+    for (key, value) in patch {
+        invocation.arg(key.to_json());
+        match value {
+            Value::Null => invocation.arg(""),
+            other => invocation.arg(other.to_json()),
+        };
+    }
+    invocation
+}
+
+/// ARGV: now, app, token, `ns:APP:us:`, cache channel.
+pub fn kill(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    now: u64,
+    channel: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&KILL, Operation::Kill, keys, app, token);
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(keys.user_prefix(app))
+        .arg(channel);
+    invocation
+}
+
+/// ARGV: app, id, `ns:APP:`, cache channel.
+pub fn killsoid(keys: &Keys, app: &str, id: &str, channel: &str) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&KILLSOID, Operation::Killsoid, keys, app, id);
+    invocation
+        .arg(app)
+        .arg(id)
+        .arg(keys.app_prefix(app))
+        .arg(channel);
+    invocation
+}
+
+/// ARGV: app, `ns:APP:`, cache channel, batch size.
+pub fn killall(keys: &Keys, app: &str, channel: &str, batch: usize) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&KILLALL, Operation::Killall, keys, app, "");
+    invocation
+        .arg(app)
+        .arg(keys.app_prefix(app))
+        .arg(channel)
+        .arg(batch);
+    invocation
+}
+
+/// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel, batch size.
+pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocation<'static> {
+    let mut invocation = WIPE.prepare_invoke();
+    invocation
+        .key(keys.all_sessions())
+        .arg(now)
+        .arg(keys.prefix())
+        .arg(channel)
+        .arg(batch);
+    invocation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each script's header says its KEYS are must be what is sent.
+    #[test]
+    fn every_operation_script_declares_the_one_keys_order() {
+        let order = "-- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS";
+        for (file, subject) in [
+            (include_str!("lua/get.lua"), ", session hash\n"),
+            (include_str!("lua/set.lua"), ", session hash\n"),
+            (include_str!("lua/kill.lua"), ", session hash\n"),
+            (include_str!("lua/killsoid.lua"), ", ns:APP:us:ID\n"),
+            (include_str!("lua/killall.lua"), "\n"),
+        ] {
+            assert!(file.starts_with(&format!("{order}{subject}")), "{file}");
+        }
+    }
+
+    /// Records the command an invocation sends instead of sending it.
+    #[derive(Default)]
+    struct Recorder(Vec<u8>);
+
+    impl redis::ConnectionLike for Recorder {
+        fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+            self.0 = cmd.to_vec();
+            Ok(redis::Value::Int(0))
+        }
+        fn req_packed_commands(
+            &mut self,
+            _: &[u8],
+            _: usize,
+            _: usize,
+        ) -> redis::RedisResult<Vec<redis::Value>> {
+            Ok(Vec::new())
+        }
+        fn get_db(&self) -> i64 {
+            0
+        }
+        fn check_connection(&mut self) -> bool {
+            true
+        }
+        fn is_open(&self) -> bool {
+            true
+        }
+    }
+
+    /// The RESP arguments after EVALSHA and the SHA: the number of keys, then the keys and ARGV.
+    fn sent(invocation: &ScriptInvocation) -> Vec<String> {
+        let mut recorder = Recorder::default();
+        invocation.invoke::<i64>(&mut recorder).unwrap();
+        let text = String::from_utf8(recorder.0).unwrap();
+        let parts: Vec<&str> = text.split("\r\n").collect();
+        parts
+            .iter()
+            .skip(2)
+            .step_by(2)
+            .skip(2)
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn keys_follow_the_tables_scope() {
+        let keys = Keys::new("rs");
+        let token = "T".repeat(64);
+        let indexes = ["rs:app:_sessions", "rs:app:_users", "rs:SESSIONS"];
+        let hash = format!("rs:app:{token}");
+        let with = |last: &str| {
+            let mut expected: Vec<String> = indexes.iter().map(|k| k.to_string()).collect();
+            expected.push(last.to_owned());
+            expected
+        };
+        let get = sent(&get(&keys, "app", &token, 7));
+        assert_eq!(get[0], "4");
+        assert_eq!(get[1..5], with(&hash)[..]);
+        assert_eq!(get[5..], ["7", "app", &token][..]);
+        let set = sent(&set(&keys, "app", &token, 7, "rs:cache", &[]));
+        assert_eq!(set[1..5], with(&hash)[..]);
+        let kill = sent(&kill(&keys, "app", &token, 7, "rs:cache"));
+        assert_eq!(kill[1..5], with(&hash)[..]);
+        assert_eq!(
+            kill[5..],
+            ["7", "app", &token, "rs:app:us:", "rs:cache"][..]
+        );
+        let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache"));
+        assert_eq!(killsoid[1..5], with("rs:app:us:u:1")[..]);
+        let killall = sent(&killall(&keys, "app", "rs:cache", 10));
+        assert_eq!(killall[0], "3");
+        assert_eq!(killall[1..4], indexes[..]);
+    }
 }

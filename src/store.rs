@@ -16,12 +16,12 @@ use crate::error::{Result, SessionError};
 use crate::js::number_to_string;
 use crate::keys::{self, Keys};
 use crate::layout::Layout;
+use crate::operations::input;
 use crate::reply;
 use crate::scripts;
 use crate::session::{self, Session, D_FIELD, FIELDS};
 use crate::subscriber;
 use crate::token;
-use crate::validate::{self, Args, Style};
 use crate::wipe;
 use futures_util::future::try_join_all;
 
@@ -125,15 +125,12 @@ impl Store {
     }
 
     /// A `get` answered from the cache, without Redis: `Ok(None)` when the
-    /// cache is off or misses, and then `get_uncached` must follow. Validation
-    /// errors come out here too.
-    pub fn get_cached(&self, args: &Args) -> Result<Option<CachedSession>> {
-        let app = validate::app(&args.app)?;
-        let token = validate::token(&args.token)?;
+    /// cache is off or misses, and then `get_uncached` must follow.
+    pub fn get_cached(&self, input: &input::Get) -> Result<Option<CachedSession>> {
         let Some(cache) = &self.cache else {
             return Ok(None);
         };
-        let key = keys::cache_key(app, token);
+        let key = keys::cache_key(input.app, input.token);
         Ok(cache
             .get_or_reserve(&key)
             .map(|hit| CachedSession { key, hit }))
@@ -157,15 +154,16 @@ impl Store {
         self.conn.is_connected()
     }
 
-    pub async fn create(&self, args: &Args) -> Result<String> {
-        let app = validate::app(&args.app)?;
-        let id = validate::id(&args.id)?;
-        let ip = validate::ip(&args.ip)?;
-        let ttl = validate::ttl(&args.ttl)?;
-        let entries: &[(JsText, data::Value)] = match &args.d {
-            validate::DataArg::Falsy => &[],
-            other => validate::data(other)?,
-        };
+    pub async fn create(&self, input: input::Create<'_>) -> Result<String> {
+        let input::Create {
+            app,
+            id,
+            ip,
+            ttl,
+            d: entries,
+            no_resave,
+            ..
+        } = input;
         let keys = self.layout.for_id(id);
         let mut token = token::create(now_millis())?;
         self.layout.mark_token(&mut token, id);
@@ -190,7 +188,7 @@ impl Store {
         if !kept.is_empty() {
             fields.push(("d", data::stringify(&kept)));
         }
-        if args.no_resave {
+        if no_resave {
             fields.push(("no_resave", "1".to_owned()));
         }
         let mut pipe = redis::pipe();
@@ -217,22 +215,14 @@ impl Store {
         Ok(token)
     }
 
-    pub async fn get(&self, args: &Args) -> Result<Option<Session>> {
-        match self.get_cached(args)? {
-            Some(cached) => Ok(Some(cached.hit.session.as_ref().clone())),
-            None => self.get_uncached(args).await,
-        }
-    }
-
     /// The Redis half of `get`, after `get_cached` missed.
-    pub async fn get_uncached(&self, args: &Args) -> Result<Option<Session>> {
-        let app = validate::app(&args.app)?;
-        let token = validate::token(&args.token)?;
+    pub async fn get_uncached(&self, input: input::Get<'_>) -> Result<Option<Session>> {
+        let input::Get { app, token, .. } = input;
         let now = now_secs();
         let outcome = match self.layout.for_token(token) {
             None => Ok(None),
             Some(keys) => {
-                let invocation = touching(&scripts::GET, keys, app, token, now);
+                let invocation = scripts::get(keys, app, token, now);
                 self.exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
                     .await
                     .and_then(|value| match reply::fields(&value, "get")? {
@@ -250,23 +240,19 @@ impl Store {
         outcome
     }
 
-    pub async fn set(&self, args: &Args) -> Result<Option<Session>> {
-        let app = validate::app(&args.app)?;
-        let token = validate::token(&args.token)?;
-        let patch = validate::data(&args.d)?;
+    pub async fn set(&self, input: input::Set<'_>) -> Result<Option<Session>> {
+        let input::Set {
+            app,
+            token,
+            d: patch,
+            ..
+        } = input;
         let Some(keys) = self.layout.for_token(token) else {
             return Ok(None);
         };
         let now = now_secs();
-        let mut invocation = touching(&scripts::SET, keys, app, token, now);
-        invocation.arg(self.layout.base().cache_channel());
-        for (key, value) in patch {
-            invocation.arg(key.to_json());
-            match value {
-                data::Value::Null => invocation.arg(""),
-                other => invocation.arg(other.to_json()),
-            };
-        }
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::set(keys, app, token, now, &channel, patch);
         let value: redis::Value = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -287,23 +273,13 @@ impl Store {
         Ok(Some(session))
     }
 
-    pub async fn kill(&self, args: &Args) -> Result<i64> {
-        let app = validate::app(&args.app)?;
-        let token = validate::token(&args.token)?;
+    pub async fn kill(&self, input: input::Kill<'_>) -> Result<i64> {
+        let input::Kill { app, token, .. } = input;
         let Some(keys) = self.layout.for_token(token) else {
             return Ok(0);
         };
-        let mut invocation = scripts::KILL.prepare_invoke();
-        invocation
-            .key(keys.session(app, token))
-            .key(keys.app_sessions(app))
-            .key(keys.all_sessions())
-            .key(keys.app_users(app))
-            .arg(now_secs())
-            .arg(app)
-            .arg(token)
-            .arg(keys.user_prefix(app))
-            .arg(self.layout.base().cache_channel());
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::kill(keys, app, token, now_secs(), &channel);
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -311,20 +287,11 @@ impl Store {
         Ok(killed)
     }
 
-    pub async fn killsoid(&self, args: &Args) -> Result<i64> {
-        let app = validate::app(&args.app)?;
-        let id = validate::id(&args.id)?;
+    pub async fn killsoid(&self, input: input::Killsoid<'_>) -> Result<i64> {
+        let input::Killsoid { app, id, .. } = input;
         let keys = self.layout.for_id(id);
-        let mut invocation = scripts::KILLSOID.prepare_invoke();
-        invocation
-            .key(keys.user_sessions(app, id))
-            .key(keys.app_sessions(app))
-            .key(keys.all_sessions())
-            .key(keys.app_users(app))
-            .arg(app)
-            .arg(id)
-            .arg(keys.app_prefix(app))
-            .arg(self.layout.base().cache_channel());
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::killsoid(keys, app, id, &channel);
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -336,8 +303,8 @@ impl Store {
 
     /// Kills in atomic batches, so a huge app never blocks Redis for long;
     /// in cluster mode every bucket at once.
-    pub async fn killall(&self, args: &Args) -> Result<i64> {
-        let app = validate::app(&args.app)?;
+    pub async fn killall(&self, input: input::Killall<'_>) -> Result<i64> {
+        let app = input.app;
         let counts = self.each_bucket(|keys| self.killall_in(keys, app)).await;
         if let Some(cache) = &self.cache {
             cache.remove_app(app, None);
@@ -346,15 +313,8 @@ impl Store {
     }
 
     async fn killall_in(&self, keys: &Keys, app: &str) -> Result<i64> {
-        let mut invocation = scripts::KILLALL.prepare_invoke();
-        invocation
-            .key(keys.app_sessions(app))
-            .key(keys.app_users(app))
-            .key(keys.all_sessions())
-            .arg(app)
-            .arg(keys.app_prefix(app))
-            .arg(self.layout.base().cache_channel())
-            .arg(KILLALL_BATCH);
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::killall(keys, app, &channel, KILLALL_BATCH);
         let mut total = 0;
         loop {
             let value: redis::Value = self
@@ -371,9 +331,8 @@ impl Store {
         }
     }
 
-    pub async fn soid(&self, args: &Args) -> Result<Vec<Session>> {
-        let app = validate::app(&args.app)?;
-        let id = validate::id(&args.id)?;
+    pub async fn soid(&self, input: input::Soid<'_>) -> Result<Vec<Session>> {
+        let input::Soid { app, id, .. } = input;
         let keys = self.layout.for_id(id);
         let now = now_secs();
         let mut members = redis::cmd("SMEMBERS");
@@ -387,9 +346,8 @@ impl Store {
 
     /// Most recently used first, as `ZREVRANGEBYSCORE` orders `_sessions`;
     /// in cluster mode the buckets' answers are merged in that same order.
-    pub async fn soapp(&self, args: &Args, style: Style) -> Result<Vec<Session>> {
-        let app = validate::app(&args.app)?;
-        let window = validate::window(args, style)?;
+    pub async fn soapp(&self, input: input::Soapp<'_>) -> Result<Vec<Session>> {
+        let input::Soapp { app, window, .. } = input;
         let now = now_secs();
         let since = number_to_string(now as f64 - window);
         let parts = self
@@ -483,9 +441,8 @@ impl Store {
 
     /// Unique ids active in the window: an id lives in one bucket only, so
     /// the buckets' counts add up.
-    pub async fn activity(&self, args: &Args, style: Style) -> Result<i64> {
-        let app = validate::app(&args.app)?;
-        let window = validate::window(args, style)?;
+    pub async fn activity(&self, input: input::Activity<'_>) -> Result<i64> {
+        let input::Activity { app, window, .. } = input;
         let since = number_to_string(now_secs() as f64 - window);
         let counts = self
             .each_bucket(|keys| {
@@ -500,7 +457,7 @@ impl Store {
         Ok(counts.into_iter().sum())
     }
 
-    pub async fn ping(&self) -> Result<String> {
+    pub async fn ping(&self, _: input::Ping<'_>) -> Result<String> {
         self.exec(async |conn| redis::cmd("PING").query_async(conn).await)
             .await
     }
@@ -528,27 +485,6 @@ impl Store {
             task.abort();
         }
     }
-}
-
-/// An invocation of a script that reads and touches a session (get, set):
-/// both take the same keys, then `now, app, token`.
-fn touching<'a>(
-    script: &'a redis::Script,
-    keys: &Keys,
-    app: &str,
-    token: &str,
-    now: u64,
-) -> redis::ScriptInvocation<'a> {
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(keys.session(app, token))
-        .key(keys.app_sessions(app))
-        .key(keys.app_users(app))
-        .key(keys.all_sessions())
-        .arg(now)
-        .arg(app)
-        .arg(token);
-    invocation
 }
 
 impl Drop for Store {

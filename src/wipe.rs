@@ -54,12 +54,8 @@ pub async fn wipe_once(
         let mut total = 0;
         for keys in layout.all() {
             loop {
-                let seen: usize = scripts::WIPE
-                    .key(keys.all_sessions())
-                    .arg(now_secs())
-                    .arg(keys.prefix())
-                    .arg(layout.base().cache_channel())
-                    .arg(BATCH)
+                let channel = layout.base().cache_channel();
+                let seen: usize = scripts::wipe(keys, now_secs(), &channel, BATCH)
                     .invoke_async(redis)
                     .await?;
                 total += seen;

@@ -1,15 +1,15 @@
--- KEYS: session hash, ns:APP:_sessions, ns:APP:_users, ns:SESSIONS
+-- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
 -- ARGV: now, app, token
 -- Returns the fields as they were before this read, or nil.
 local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[1], now)
+local f, ttl, idle = load_live(KEYS[4], now)
 if not f then return false end
 local bad = check_counter('r', f[2])
 if bad then return bad end
 local no_resave = f[8] == '1'
 if no_resave then ttl = ttl - idle end
-local err = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], f[1], ttl, no_resave)
+local err = touch(KEYS[4], KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], f[1], ttl, no_resave)
 if err then return err end
-redis.call('HINCRBY', KEYS[1], 'r', 1)
-if idle > 1 then redis.call('HSET', KEYS[1], 'la', ARGV[1]) end
+redis.call('HINCRBY', KEYS[4], 'r', 1)
+if idle > 1 then redis.call('HSET', KEYS[4], 'la', ARGV[1]) end
 return f

@@ -1,18 +1,18 @@
--- KEYS: ns:APP:us:ID, ns:APP:_sessions, ns:SESSIONS, ns:APP:_users
+-- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, ns:APP:us:ID
 -- ARGV: app, id, ns:APP:, cache channel
 -- Returns how many session hashes were deleted.
-local tokens = redis.call('SMEMBERS', KEYS[1])
+local tokens = redis.call('SMEMBERS', KEYS[4])
 if #tokens == 0 then return 0 end
-local bad = check_types({{KEYS[2], 'zset'}, {KEYS[3], 'zset'}, {KEYS[4], 'zset'}})
+local bad = check_types({{KEYS[1], 'zset'}, {KEYS[3], 'zset'}, {KEYS[2], 'zset'}})
 if bad then return bad end
 local app, id = ARGV[1], ARGV[2]
 local total = 0
 for _, token in ipairs(tokens) do
-  redis.call('ZREM', KEYS[2], token .. ':' .. id)
-  redis.call('SREM', KEYS[1], token)
+  redis.call('ZREM', KEYS[1], token .. ':' .. id)
+  redis.call('SREM', KEYS[4], token)
   redis.call('ZREM', KEYS[3], app .. ':' .. token .. ':' .. id)
   total = total + redis.call('DEL', ARGV[3] .. token)
   redis.call('PUBLISH', ARGV[4], app .. ':' .. token)
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[4], id) end
+if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('ZREM', KEYS[2], id) end
 return total

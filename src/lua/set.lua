@@ -1,4 +1,4 @@
--- KEYS: session hash, ns:APP:_sessions, ns:APP:_users, ns:SESSIONS
+-- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
 -- ARGV: now, app, token, cache channel, then pairs of (key as JSON, value as JSON or '' to delete)
 -- Returns the fields as they were, then the new w and the new d (nil when empty), or nil.
 --
@@ -69,7 +69,7 @@ local function scan_object(s)
 end
 
 local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[1], now)
+local f, ttl, idle = load_live(KEYS[4], now)
 if not f then return false end
 
 local bad = check_counter('w', f[3])
@@ -118,16 +118,16 @@ for _, kv in ipairs(names) do parts[#parts + 1] = kv[1] .. ':' .. kv[2] end
 
 local no_resave = f[8] == '1'
 if no_resave then ttl = ttl - idle end
-local err = touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], f[1], ttl, no_resave)
+local err = touch(KEYS[4], KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], f[1], ttl, no_resave)
 if err then return err end
-local w = redis.call('HINCRBY', KEYS[1], 'w', 1)
-if idle > 1 then redis.call('HSET', KEYS[1], 'la', ARGV[1]) end
+local w = redis.call('HINCRBY', KEYS[4], 'w', 1)
+if idle > 1 then redis.call('HSET', KEYS[4], 'la', ARGV[1]) end
 local d = false
 if #parts > 0 then
   d = '{' .. table.concat(parts, ',') .. '}'
-  redis.call('HSET', KEYS[1], 'd', d)
+  redis.call('HSET', KEYS[4], 'd', d)
 else
-  redis.call('HDEL', KEYS[1], 'd')
+  redis.call('HDEL', KEYS[4], 'd')
 end
 redis.call('PUBLISH', ARGV[4], ARGV[2] .. ':' .. ARGV[3])
 f[9] = w

@@ -1,0 +1,125 @@
+//! The fields of a method's options object that operations read, and how
+//! the engine checks each. `operations` lists the fields of each operation;
+//! the binding reads exactly those (`node/args.rs`).
+
+use crate::data::{JsText, Value};
+use crate::error::Result;
+use crate::validate::{self, Args, DataArg, Style};
+
+/// A kind of field of an options object, named after its property. One
+/// field may be read from either of two properties where the reference lets
+/// one stand in for the other (`Window`: `dt` or `deltaTime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    App,
+    Id,
+    Ip,
+    Token,
+    Ttl,
+    /// `d`, required (set).
+    D,
+    /// `d`, which may be left out (create).
+    OptionalD,
+    NoResave,
+    /// The activity window: `dt` or `deltaTime`.
+    Window,
+}
+
+/// One kind of field as a type: what it is once checked, and the check.
+/// `operations` builds each operation's input from these, in its table's
+/// order, which is the reference's order of validation.
+pub trait Check {
+    const FIELD: Field;
+    type Valid<'a>;
+    fn check(args: &Args, style: Style) -> Result<Self::Valid<'_>>;
+}
+
+/// The types of the fields, named as `Field`'s variants.
+pub mod kind {
+    use super::*;
+
+    pub struct App;
+    pub struct Id;
+    pub struct Ip;
+    pub struct Token;
+    pub struct Ttl;
+    pub struct D;
+    pub struct OptionalD;
+    pub struct NoResave;
+    pub struct Window;
+
+    impl Check for App {
+        const FIELD: Field = Field::App;
+        type Valid<'a> = &'a str;
+        fn check(args: &Args, _: Style) -> Result<&str> {
+            validate::app(&args.app)
+        }
+    }
+
+    impl Check for Id {
+        const FIELD: Field = Field::Id;
+        type Valid<'a> = &'a str;
+        fn check(args: &Args, _: Style) -> Result<&str> {
+            validate::id(&args.id)
+        }
+    }
+
+    impl Check for Ip {
+        const FIELD: Field = Field::Ip;
+        type Valid<'a> = &'a str;
+        fn check(args: &Args, _: Style) -> Result<&str> {
+            validate::ip(&args.ip)
+        }
+    }
+
+    impl Check for Token {
+        const FIELD: Field = Field::Token;
+        type Valid<'a> = &'a str;
+        fn check(args: &Args, _: Style) -> Result<&str> {
+            validate::token(&args.token)
+        }
+    }
+
+    impl Check for Ttl {
+        const FIELD: Field = Field::Ttl;
+        type Valid<'a> = f64;
+        fn check(args: &Args, _: Style) -> Result<f64> {
+            validate::ttl(&args.ttl)
+        }
+    }
+
+    impl Check for D {
+        const FIELD: Field = Field::D;
+        type Valid<'a> = &'a [(JsText, Value)];
+        fn check(args: &Args, _: Style) -> Result<&[(JsText, Value)]> {
+            validate::data(&args.d)
+        }
+    }
+
+    impl Check for OptionalD {
+        const FIELD: Field = Field::OptionalD;
+        type Valid<'a> = &'a [(JsText, Value)];
+        fn check(args: &Args, _: Style) -> Result<&[(JsText, Value)]> {
+            match &args.d {
+                DataArg::Falsy => Ok(&[]),
+                other => validate::data(other),
+            }
+        }
+    }
+
+    impl Check for NoResave {
+        const FIELD: Field = Field::NoResave;
+        type Valid<'a> = bool;
+        fn check(args: &Args, _: Style) -> Result<bool> {
+            Ok(args.no_resave)
+        }
+    }
+
+    impl Check for Window {
+        const FIELD: Field = Field::Window;
+        type Valid<'a> = f64;
+        fn check(args: &Args, style: Style) -> Result<f64> {
+            validate::window(args, style)
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The table of operations: every method of redis-sessions that takes an
+//! options object, with its fields in the reference's order of validation,
+//! the keys it reaches and what it answers. The engine's dispatch, each
+//! operation's checked input and the binding's methods are all made from
+//! this one table, so the fields the binding reads are the fields the engine
+//! checks, and JavaScript gets a method for every operation.
+//!
+//! Adding an operation: a row here, the engine method the row names (in
+//! `store.rs`, taking the row's `input::`), its script in `lua/` with its
+//! invocation in `scripts.rs`, and its types in `index.d.ts`.
+
+use std::marker::PhantomData;
+
+use crate::error::Result;
+use crate::fields::{kind, Check, Field};
+use crate::session::Session;
+use crate::store::Store;
+use crate::validate::{Args, Style};
+
+/// Which keys an operation reaches. A script's KEYS are its app's indexes
+/// (`_sessions`, `_users`, `SESSIONS`), then the key its scope names
+/// (`scripts::operation_keys`); in cluster mode the scope also says which
+/// bucket holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One session: its hash, in the bucket its token names.
+    Session,
+    /// One id's sessions: its token set `us:ID`, in the bucket of the id.
+    User,
+    /// The app's indexes only, in every bucket.
+    App,
+    /// No key of the sessions.
+    Server,
+}
+
+/// What an operation answers, before it becomes a JavaScript value.
+#[derive(Debug)]
+pub enum Reply {
+    Token(String),
+    Session(Option<Session>),
+    Sessions(Vec<Session>),
+    /// `{name: n}`.
+    Count(&'static str, i64),
+    Text(String),
+}
+
+/// Calls `$then!` with the table. A row:
+/// `name: Variant [field: Kind, ...] Scope -> Reply = engine_method;`
+/// where each `Kind` is a type of `fields::kind` and the fields are checked
+/// in the order written.
+macro_rules! for_each_operation {
+    ($then:ident) => {
+        $then! {
+            /// Creates a session for an id: `{token}`.
+            create: Create [app: App, id: Id, ip: Ip, ttl: Ttl, d: OptionalD, no_resave: NoResave]
+                User -> Token = create;
+            /// The session, counting this read. The binding asks the cache
+            /// first (`Store::get_cached`); the engine method is the Redis half.
+            get: Get [app: App, token: Token] Session -> Session = get_uncached;
+            /// Merges `d` into the session: the session after the update.
+            set: Set [app: App, token: Token, d: D] Session -> Session = set;
+            /// Kills one session: `{kill: 0 or 1}`.
+            kill: Kill [app: App, token: Token] Session -> Count("kill") = kill;
+            /// Kills every session of the app: `{kill: n}`.
+            killall: Killall [app: App] App -> Count("kill") = killall;
+            /// Kills every session of an id: `{kill: n}`.
+            killsoid: Killsoid [app: App, id: Id] User -> Count("kill") = killsoid;
+            /// The sessions of an id: `{sessions}`.
+            soid: Soid [app: App, id: Id] User -> Sessions = soid;
+            /// The app's sessions active within the window, most recent first: `{sessions}`.
+            soapp: Soapp [app: App, window: Window] App -> Sessions = soapp;
+            /// Unique ids active within the window: `{activity: n}`.
+            activity: Activity [app: App, window: Window] App -> Count("activity") = activity;
+            /// Redis's answer to PING.
+            ping: Ping [] Server -> Text = ping;
+        }
+    };
+}
+pub(crate) use for_each_operation;
+
+macro_rules! define_operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $op:ident [$($field:ident: $kind:ident),*]
+            $scope:ident -> $reply:ident $(($label:literal))? = $method:ident;
+    )*) => {
+        /// Every operation of the table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation {
+            $($(#[doc = $doc])* $op,)*
+        }
+
+        impl Operation {
+            /// In the table's order.
+            pub const ALL: &'static [Operation] = &[$(Operation::$op),*];
+
+            /// The method's name in JavaScript.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$op => stringify!($name),)*
+                }
+            }
+
+            /// The fields the binding reads, in the order the engine checks them.
+            pub fn fields(self) -> &'static [Field] {
+                match self {
+                    $(Self::$op => &[$(<kind::$kind as Check>::FIELD),*],)*
+                }
+            }
+
+            pub fn scope(self) -> Scope {
+                match self {
+                    $(Self::$op => Scope::$scope,)*
+                }
+            }
+        }
+
+        /// Each operation's arguments once checked: made only by `check`,
+        /// which checks the row's fields in the row's order, so an engine
+        /// method cannot read a field its row does not list.
+        pub mod input {
+            use super::*;
+
+            $(
+                $(#[doc = $doc])*
+                pub struct $op<'a> {
+                    $(pub $field: <kind::$kind as Check>::Valid<'a>,)*
+                    read_from: PhantomData<&'a Args>,
+                }
+
+                impl<'a> $op<'a> {
+                    /// The first failing field's error wins, as in the reference.
+                    #[allow(unused_variables, reason = "an operation without fields reads nothing")]
+                    pub fn check(args: &'a Args, style: Style) -> Result<Self> {
+                        Ok(Self {
+                            $($field: <kind::$kind as Check>::check(args, style)?,)*
+                            read_from: PhantomData,
+                        })
+                    }
+                }
+            )*
+        }
+
+        impl Store {
+            /// Checks the operation's fields, then runs its engine method.
+            pub async fn perform(&self, op: Operation, args: &Args, style: Style) -> Result<Reply> {
+                match op {
+                    $(Operation::$op => self
+                        .$method(input::$op::check(args, style)?)
+                        .await
+                        .map(|answer| Reply::$reply($($label,)? answer)),)*
+                }
+            }
+        }
+    };
+}
+
+for_each_operation!(define_operations);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_javascript_identifiers() {
+        let mut names: Vec<&str> = Operation::ALL.iter().map(|op| op.name()).collect();
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase())));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Operation::ALL.len());
+    }
+
+    #[test]
+    fn fields_are_checked_in_the_tables_order() {
+        // create checks app, id, ip, ttl, then d: with all of them bad the
+        // first one's error wins, and each fixed one lets the next show.
+        let mut args = Args::default();
+        let message = |args: &Args| {
+            input::Create::check(args, Style::Callback)
+                .err()
+                .map(|err| err.to_string())
+        };
+        assert_eq!(message(&args).as_deref(), Some("No app supplied"));
+        args.app = crate::Arg::text("app");
+        assert_eq!(message(&args).as_deref(), Some("No id supplied"));
+        args.id = crate::Arg::text("u");
+        assert_eq!(message(&args).as_deref(), Some("No ip supplied"));
+        args.ip = crate::Arg::text("1.2.3.4");
+        args.ttl = crate::Arg::text("9");
+        assert_eq!(
+            message(&args).as_deref(),
+            Some("ttl must be a positive integer >= 10")
+        );
+        args.ttl = crate::Arg::Falsy;
+        args.d = crate::DataArg::NotAnObject;
+        assert_eq!(message(&args).as_deref(), Some("d must be an object"));
+        args.d = crate::DataArg::Falsy;
+        assert_eq!(message(&args), None);
+        assert_eq!(
+            Operation::Create.fields(),
+            [
+                Field::App,
+                Field::Id,
+                Field::Ip,
+                Field::Ttl,
+                Field::OptionalD,
+                Field::NoResave
+            ]
+        );
+    }
+
+    #[test]
+    fn the_window_speaks_the_callers_style() {
+        let args = Args {
+            app: crate::Arg::text("app"),
+            ..Args::default()
+        };
+        let message = |style| {
+            input::Activity::check(&args, style)
+                .err()
+                .map(|err| err.to_string())
+        };
+        assert_eq!(
+            message(Style::Callback).as_deref(),
+            Some("ttl must be a positive integer >= 10")
+        );
+        assert_eq!(
+            message(Style::Promise).as_deref(),
+            Some("deltaTime must be a positive integer >= 10")
+        );
+    }
+}
