@@ -13,20 +13,6 @@ export declare class NativeSessions {
   constructor(options: unknown, onEvent?: EventCallback | undefined | null)
   /** What the options asked for that could not be done as asked. */
   get warnings(): Array<string>
-  create(options: unknown, legacy: boolean): Promise<unknown>
-  /**
-   * A cache hit or a validation error answers at once, without the
-   * runtime: the session object, or a thrown error. Otherwise a Promise.
-   */
-  get(options: unknown, legacy: boolean): unknown
-  set(options: unknown, legacy: boolean): Promise<unknown>
-  kill(options: unknown, legacy: boolean): Promise<unknown>
-  killall(options: unknown, legacy: boolean): Promise<unknown>
-  killsoid(options: unknown, legacy: boolean): Promise<unknown>
-  soid(options: unknown, legacy: boolean): Promise<unknown>
-  soapp(options: unknown, legacy: boolean): Promise<unknown>
-  activity(options: unknown, legacy: boolean): Promise<unknown>
-  ping(options: unknown, legacy: boolean): Promise<unknown>
   /**
    * Stops the wiper, refuses later calls, closes the connection once the
    * calls made before have ended, and lets go of every libuv handle once
@@ -40,4 +26,56 @@ export declare class NativeSessions {
    */
   migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][]; skipped: number; present: number }>
   get connected(): boolean
+  /** The names of the operations, in the table's order. */
+  static operations(): Array<string>
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  create(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  get(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  set(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  kill(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  killall(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  killsoid(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  soid(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  soapp(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  activity(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  ping(options: unknown, legacy: boolean): unknown
 }

@@ -4,7 +4,8 @@
 const { EventEmitter } = require('node:events')
 const { NativeSessions } = require('./binding.js')
 
-const METHODS = ['activity', 'create', 'get', 'kill', 'killall', 'killsoid', 'ping', 'quit', 'set', 'soapp', 'soid']
+// One method per operation of the engine's table, and quit; sorted, as the class body had them.
+const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 
 class RedisSessions extends EventEmitter {
   #native
@@ -49,17 +50,13 @@ class RedisSessions extends EventEmitter {
     return undefined
   }
 
-  activity(...args) { return this.#call('activity', args) }
-  create(...args) { return this.#call('create', args) }
-  get(...args) { return this.#call('get', args) }
-  kill(...args) { return this.#call('kill', args) }
-  killall(...args) { return this.#call('killall', args) }
-  killsoid(...args) { return this.#call('killsoid', args) }
-  ping(...args) { return this.#call('ping', args) }
-  quit(...args) { return this.#call('quit', args) }
-  set(...args) { return this.#call('set', args) }
-  soapp(...args) { return this.#call('soapp', args) }
-  soid(...args) { return this.#call('soid', args) }
+  static {
+    for (const name of METHODS) {
+      // A method as a class body would define it: named, not enumerable, not a constructor.
+      const method = { [name](...args) { return this.#call(name, args) } }[name]
+      Object.defineProperty(this.prototype, name, { value: method, writable: true, configurable: true })
+    }
+  }
 }
 
 module.exports = RedisSessions

@@ -8,6 +8,7 @@ use napi::JsString;
 use napi::{Env, Result};
 
 use crate::data::{JsText, Value};
+use crate::fields::Field;
 use crate::{Arg, Args, DataArg, SessionError};
 
 /// Runs N-API reads, turning a thrown getter or an unconvertible value into a
@@ -141,20 +142,8 @@ fn data_arg(value: &Unknown) -> Result<DataArg> {
     Ok(DataArg::Object(entries))
 }
 
-/// Properties of a method's options object.
-#[derive(Debug, Clone, Copy)]
-pub enum Field {
-    App,
-    Id,
-    Ip,
-    Token,
-    Ttl,
-    D,
-    NoResave,
-    Window,
-}
-
-/// Reads the fields a method validates; a non-object reads as `{}`.
+/// Reads the fields an operation checks (its row of the table of
+/// operations); a non-object reads as `{}`.
 pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
     let mut args = Args::default();
     let Some(object) = as_object(options)? else {
@@ -169,7 +158,7 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
             Field::Ip => args.ip = arg(&get(c"ip")?)?,
             Field::Token => args.token = arg(&get(c"token")?)?,
             Field::Ttl => args.ttl = arg(&get(c"ttl")?)?,
-            Field::D => args.d = data_arg(&get(c"d")?)?,
+            Field::D | Field::OptionalD => args.d = data_arg(&get(c"d")?)?,
             Field::NoResave => {
                 let value = get(c"no_resave")?;
                 args.no_resave =

@@ -5,6 +5,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, Result};
 
+use crate::operations::Reply;
 use crate::{Session, SessionError, Style};
 
 /// Turns stored `d` texts into objects with the JavaScript engine's own
@@ -63,24 +64,22 @@ fn session_with<'env, 't>(
     Ok(object)
 }
 
-/// What an operation answers, before it becomes a JavaScript value.
+/// What a method answers, before it becomes a JavaScript value.
 pub enum Output {
-    Token(String),
-    Session(Option<Session>),
-    Sessions(Vec<Session>),
-    Count(&'static str, i64),
-    Text(String),
+    /// An operation's.
+    Reply(Reply),
+    /// quit's.
     Nothing,
     Migrated(crate::store::Step),
 }
 
 pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
     match output {
-        Output::Token(token) => single(env, "token", token),
-        Output::Session(s) => maybe_session(env, s.as_ref(), style),
-        Output::Sessions(list) => sessions(env, &list),
-        Output::Count(name, n) => single(env, name, n as f64),
-        Output::Text(text) => text.into_unknown(env),
+        Output::Reply(Reply::Token(token)) => single(env, "token", token),
+        Output::Reply(Reply::Session(s)) => maybe_session(env, s.as_ref(), style),
+        Output::Reply(Reply::Sessions(list)) => sessions(env, &list),
+        Output::Reply(Reply::Count(name, n)) => single(env, name, n as f64),
+        Output::Reply(Reply::Text(text)) => text.into_unknown(env),
         Output::Nothing => ().into_unknown(env),
         Output::Migrated(step) => migrated(env, &step),
     }

@@ -1,6 +1,7 @@
-//! The N-API surface: `NativeSessions`, one method per operation, each
-//! answering a Promise (a cache hit answers at once). `index.js` adds
-//! callbacks, binding and events.
+//! The N-API surface: `NativeSessions`, one method per row of the table of
+//! operations (`crate::operations`), each answering a Promise (a cache hit
+//! answers at once), and `quit`. `index.js` adds callbacks, binding and
+//! events.
 
 mod args;
 mod convert;
@@ -9,7 +10,6 @@ mod runtime;
 mod settle;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use napi::bindgen_prelude::{FnArgs, Function, ObjectRef, ToNapiValue, Unknown};
@@ -18,9 +18,10 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
+use crate::operations::{for_each_operation, input, Operation};
 use crate::store::CachedSession;
 use crate::{Config, SessionError, Store, Style};
-use args::{guarded, read_args, Field};
+use args::{guarded, read_args};
 use convert::Output;
 use options::read_options;
 use settle::Settler;
@@ -104,155 +105,60 @@ impl NativeSessions {
         self.warnings.clone()
     }
 
-    /// Reads the options, then runs the operation on the runtime and settles
-    /// the promise on the JavaScript thread.
-    fn run<'env, F, Fut>(
+    /// Every operation of the table: reads its fields, then runs it on the
+    /// runtime and settles the Promise on the JavaScript thread. `get` has
+    /// its own path, for its cache.
+    fn operate<'env>(
         &self,
         env: &'env Env,
         options: &Unknown,
-        fields: &[Field],
         legacy: bool,
-        op: F,
-    ) -> Answer<'env>
-    where
-        F: FnOnce(Arc<Store>, crate::Args) -> Fut,
-        Fut: Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
-    {
+        op: Operation,
+    ) -> Answer<'env> {
+        if op == Operation::Get {
+            return self.get_from_cache_first(env, options, legacy);
+        }
+        let style = style(legacy);
         let prepared = self.store.clone().and_then(|store| {
-            let args = guarded(env, "options", || read_args(options, fields))?;
+            let args = guarded(env, "options", || read_args(options, op.fields()))?;
             Ok((store.admit()?, store, args))
         });
-        let work = prepared.map(|(admitted, store, args)| (admitted, op(store, args)));
-        self.settler.spawn(env, style(legacy), async move {
-            let (_admitted, fut) = work?;
-            fut.await
+        self.settler.spawn(env, style, async move {
+            let (_admitted, store, args) = prepared?;
+            store.perform(op, &args, style).await.map(Output::Reply)
         })
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn create<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        use Field::*;
-        self.run(
-            env,
-            &options,
-            &[App, Id, Ip, Ttl, D, NoResave],
-            legacy,
-            |s, a| async move { s.create(&a).await.map(Output::Token) },
-        )
     }
 
     /// A cache hit or a validation error answers at once, without the
     /// runtime: the session object, or a thrown error. Otherwise a Promise.
-    #[napi(catch_unwind, ts_return_type = "unknown")]
-    pub fn get<'env>(
+    fn get_from_cache_first<'env>(
         &self,
         env: &'env Env,
-        options: Unknown,
+        options: &Unknown,
         legacy: bool,
-    ) -> Result<Unknown<'env>> {
-        let fields = [Field::App, Field::Token];
+    ) -> Answer<'env> {
+        let op = Operation::Get;
+        let style = style(legacy);
         let store = self
             .store
             .as_ref()
             .map_err(|err| convert::error(env, err))?;
-        let args = guarded(env, "options", || read_args(&options, &fields))
+        let args = guarded(env, "options", || read_args(options, op.fields()))
             .map_err(|err| convert::error(env, &err))?;
-        match store.get_cached(&args) {
+        let cached = input::Get::check(&args, style).and_then(|input| store.get_cached(&input));
+        match cached {
             Err(err) => Err(convert::error(env, &err)),
             Ok(Some(cached)) => self.cached_object(env, store, cached),
             // The arguments already read: a getter must not run twice.
             Ok(None) => {
                 let admitted = store.admit().map_err(|err| convert::error(env, &err))?;
                 let store = Arc::clone(store);
-                self.settler.spawn(env, style(legacy), async move {
+                self.settler.spawn(env, style, async move {
                     let _admitted = admitted;
-                    store.get_uncached(&args).await.map(Output::Session)
+                    store.perform(op, &args, style).await.map(Output::Reply)
                 })
             }
         }
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn set<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        use Field::*;
-        self.run(env, &options, &[App, Token, D], legacy, |s, a| async move {
-            s.set(&a).await.map(Output::Session)
-        })
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn kill<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        self.run(
-            env,
-            &options,
-            &[Field::App, Field::Token],
-            legacy,
-            |s, a| async move { s.kill(&a).await.map(|n| Output::Count("kill", n)) },
-        )
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn killall<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        self.run(env, &options, &[Field::App], legacy, |s, a| async move {
-            s.killall(&a).await.map(|n| Output::Count("kill", n))
-        })
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn killsoid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        self.run(
-            env,
-            &options,
-            &[Field::App, Field::Id],
-            legacy,
-            |s, a| async move { s.killsoid(&a).await.map(|n| Output::Count("kill", n)) },
-        )
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn soid<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        self.run(
-            env,
-            &options,
-            &[Field::App, Field::Id],
-            legacy,
-            |s, a| async move { s.soid(&a).await.map(Output::Sessions) },
-        )
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn soapp<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        let style = style(legacy);
-        self.run(
-            env,
-            &options,
-            &[Field::App, Field::Window],
-            legacy,
-            move |s, a| async move { s.soapp(&a, style).await.map(Output::Sessions) },
-        )
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn activity<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        let style = style(legacy);
-        self.run(
-            env,
-            &options,
-            &[Field::App, Field::Window],
-            legacy,
-            move |s, a| async move {
-                s.activity(&a, style)
-                    .await
-                    .map(|n| Output::Count("activity", n))
-            },
-        )
-    }
-
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn ping<'env>(&self, env: &'env Env, options: Unknown, legacy: bool) -> Answer<'env> {
-        self.run(env, &options, &[], legacy, |s, _| async move {
-            s.ping().await.map(Output::Text)
-        })
     }
 
     fn cached_object<'env>(
@@ -342,3 +248,41 @@ impl NativeSessions {
         self.store.as_ref().is_ok_and(|s| s.is_connected())
     }
 }
+
+/// One napi method per row of the table of operations, each with the row's
+/// documentation; and the table's names, from which `index.js` makes the
+/// methods of `RedisSessions`.
+macro_rules! napi_operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $op:ident [$($field:ident: $kind:ident),*]
+            $scope:ident -> $reply:ident $(($label:literal))? = $method:ident;
+    )*) => {
+        #[napi]
+        impl NativeSessions {
+            /// The names of the operations, in the table's order.
+            #[napi(catch_unwind)]
+            pub fn operations() -> Vec<&'static str> {
+                Operation::ALL.iter().map(|op| op.name()).collect()
+            }
+
+            // The rows' doc comments are not repeated here: napi-rs would
+            // print them into binding.d.ts as the raw strings macro_rules makes.
+            $(
+                /// An operation of the table (`crate::operations`): a Promise;
+                /// `get` answers a cache hit or a validation error at once.
+                #[napi(catch_unwind, ts_return_type = "unknown")]
+                pub fn $name<'env>(
+                    &self,
+                    env: &'env Env,
+                    options: Unknown,
+                    legacy: bool,
+                ) -> Answer<'env> {
+                    self.operate(env, &options, legacy, Operation::$op)
+                }
+            )*
+        }
+    };
+}
+
+for_each_operation!(napi_operations);
