@@ -96,4 +96,33 @@ describe('packaging', () => {
     assert.match(stdout, /killsoid alice \(every device\)\s+\{"kill":2\}/)
     assert.ok(Date.now() - started < 10_000)
   })
+
+  it('index.d.ts, the runtime methods and the table of operations agree', async () => {
+    const { NativeSessions } = require('../binding.js')
+    const RedisSessions = require('..')
+    const table = NativeSessions.operations()
+    assert.ok(table.length >= 10 && table.includes('get') && table.includes('activity'), `the table: ${table}`)
+    const expected = [...table, 'quit'].sort()
+
+    const onPrototype = Object.getOwnPropertyNames(RedisSessions.prototype)
+      .filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(RedisSessions.prototype, name).value === 'function')
+    assert.deepEqual(onPrototype.sort(), expected)
+    for (const name of table) assert.equal(typeof NativeSessions.prototype[name], 'function', `NativeSessions#${name}`)
+    const rs = new RedisSessions({ wipe: 0, port: 1 })
+    try {
+      for (const name of expected) assert.ok(Object.hasOwn(rs, name) && rs[name] !== RedisSessions.prototype[name], `${name} is bound to the instance`)
+    } finally {
+      await rs.quit()
+    }
+
+    // The class's methods in index.d.ts: every name declared as `name(` in its body.
+    const types = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8')
+    const body = /\ndeclare class RedisSessions\b[^{]*\{\n([\s\S]*?)\n\}\n/.exec(types)[1]
+    const declared = [...new Set([...body.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]))].filter((name) => name !== 'constructor').sort()
+    assert.deepEqual(declared, expected, 'the methods index.d.ts declares')
+
+    // binding.d.ts is what napi build wrote for this table.
+    const binding = fs.readFileSync(path.join(root, 'binding.d.ts'), 'utf8')
+    for (const name of table) assert.match(binding, new RegExp(`\\n  ${name}\\(options: unknown, legacy: boolean\\)`), `binding.d.ts declares ${name}`)
+  })
 })
