@@ -277,7 +277,10 @@ macro_rules! napi_operations {
                     env: &'env Env,
                     options: Unknown,
                     legacy: bool,
-                ) -> Answer<'env> {
+                    // Spelled out, not `Answer`: napi-rs throws an `Err` only
+                    // from a return type it sees is a `Result`, and would
+                    // return the error as a value from an alias.
+                ) -> Result<Unknown<'env>> {
                     self.operate(env, &options, legacy, Operation::$op)
                 }
             )*
