@@ -398,8 +398,8 @@ impl Store {
 
     /// The live sessions among `tokens`, read in one pipeline: with the read
     /// of the index before it, two exchanges as in the reference. A script
-    /// doing both cost Redis twice the CPU on a large app (Lua's per-call
-    /// overhead) and blocked it for all that time.
+    /// doing both cost Redis more CPU on a large app (Lua's per-call
+    /// overhead; measured in benchmark/NOTES.md) and blocked it for all that time.
     async fn read_sessions(
         &self,
         keys: &Keys,

@@ -17,8 +17,9 @@ end
 
 -- The reference's _createMultiStatement: refresh the indexes of a used session.
 -- Unlike the kill scripts, get and set do not check the index keys' types
--- first: three TYPE calls cost get about a tenth more Redis CPU, and such a
--- key only makes a later ZADD fail after refreshing the scores before it.
+-- first: three TYPE calls make get cost Redis measurably more CPU (see
+-- benchmark/NOTES.md), and such a key only makes a later ZADD fail after
+-- refreshing the scores before it.
 local function touch(hash, sessions_key, users_key, all_key, now, app, token, id, ttl, no_resave)
   if ttl ~= ttl then
     return redis.error_reply('ERR session has a ttl that is not a number')
