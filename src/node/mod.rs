@@ -26,6 +26,9 @@ use convert::Output;
 use options::read_options;
 use settle::Settler;
 
+// Every method returns `Result<...>` spelled out, never through an alias:
+// napi-rs throws an `Err` only from a return type it can see is a `Result`,
+// and returns the error as a value otherwise.
 #[napi]
 pub struct NativeSessions {
     /// A constructor given bad options still builds: every call then answers
@@ -63,9 +66,6 @@ fn listener(callback: &EventCallback) -> Result<Listener> {
         tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
     }))
 }
-
-/// A Promise, or for a cache hit the answer itself.
-type Answer<'env> = Result<Unknown<'env>>;
 
 fn style(legacy: bool) -> Style {
     if legacy {
@@ -114,7 +114,7 @@ impl NativeSessions {
         options: &Unknown,
         legacy: bool,
         op: Operation,
-    ) -> Answer<'env> {
+    ) -> Result<Unknown<'env>> {
         if op == Operation::Get {
             return self.get_from_cache_first(env, options, legacy);
         }
@@ -136,7 +136,7 @@ impl NativeSessions {
         env: &'env Env,
         options: &Unknown,
         legacy: bool,
-    ) -> Answer<'env> {
+    ) -> Result<Unknown<'env>> {
         let op = Operation::Get;
         let style = style(legacy);
         let store = self
@@ -199,7 +199,12 @@ impl NativeSessions {
     /// they have settled. Resolves even for an instance built from bad
     /// options: there is nothing to close.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn quit<'env>(&self, env: &'env Env, _options: Unknown, legacy: bool) -> Answer<'env> {
+    pub fn quit<'env>(
+        &self,
+        env: &'env Env,
+        _options: Unknown,
+        legacy: bool,
+    ) -> Result<Unknown<'env>> {
         let closed = self.store.as_ref().ok().map(|store| store.quit());
         let answer = self.settler.spawn(env, style(legacy), async move {
             if let Some(closed) = closed {
@@ -232,7 +237,7 @@ impl NativeSessions {
         env: &'env Env,
         target: &NativeSessions,
         cursor: String,
-    ) -> Answer<'env> {
+    ) -> Result<Unknown<'env>> {
         let stores = self.store.clone().and_then(|from| {
             let to = target.store.clone()?;
             Ok(((from.admit()?, to.admit()?), from, to))
@@ -277,9 +282,6 @@ macro_rules! napi_operations {
                     env: &'env Env,
                     options: Unknown,
                     legacy: bool,
-                    // Spelled out, not `Answer`: napi-rs throws an `Err` only
-                    // from a return type it sees is a `Result`, and would
-                    // return the error as a value from an alias.
                 ) -> Result<Unknown<'env>> {
                     self.operate(env, &options, legacy, Operation::$op)
                 }
