@@ -26,7 +26,7 @@ use crate::wipe;
 use futures_util::future::try_join_all;
 
 mod migrate;
-pub use migrate::{Moved, Step};
+pub use migrate::Step;
 
 /// How many sessions one killall step removes; each step is one atomic script.
 const KILLALL_BATCH: usize = 1000;
