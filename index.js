@@ -45,7 +45,10 @@ class RedisSessions extends EventEmitter {
     if (callback === undefined) return failed ? Promise.reject(result) : Promise.resolve(result)
     if (failed) process.nextTick(callback, result)
     else if (result instanceof Promise) {
-      result.then((value) => process.nextTick(callback, null, value), (err) => process.nextTick(callback, err))
+      result.then(
+        (value) => process.nextTick(callback, null, value),
+        (err) => process.nextTick(callback, err),
+      )
     } else process.nextTick(callback, null, result)
     return undefined
   }
@@ -53,7 +56,11 @@ class RedisSessions extends EventEmitter {
   static {
     for (const name of METHODS) {
       // A method as a class body would define it: named, not enumerable, not a constructor.
-      const method = { [name](...args) { return this.#call(name, args) } }[name]
+      const method = {
+        [name](...args) {
+          return this.#call(name, args)
+        },
+      }[name]
       Object.defineProperty(this.prototype, name, { value: method, writable: true, configurable: true })
     }
   }

@@ -40,7 +40,6 @@ describe('surface', () => {
   })
 })
 
-
 describe('validation messages', () => {
   const token = 'a'.repeat(64)
   const cases = [
@@ -61,11 +60,31 @@ describe('validation messages', () => {
     ['create', { app: APP, id: 'u', ip: '1', d: 'text' }, 'invalidValue', 'd must be an object'],
     ['create', { app: APP, id: 'u', ip: '1', d: [1] }, 'invalidValue', 'd must be an object'],
     ['create', { app: APP, id: 'u', ip: '1', d: {} }, 'invalidValue', 'd must containt at least one key.'],
-    ['create', { app: APP, id: 'u', ip: '1', d: { a: {} } }, 'invalidValue', 'd.a has a forbidden type. Only strings, numbers, boolean and null are allowed.'],
+    [
+      'create',
+      { app: APP, id: 'u', ip: '1', d: { a: {} } },
+      'invalidValue',
+      'd.a has a forbidden type. Only strings, numbers, boolean and null are allowed.',
+    ],
     ['set', { app: APP, token }, 'missingParameter', 'No d supplied'],
-    ['set', { app: APP, token, d: { ok: 1, bad: [1] } }, 'invalidValue', 'd.bad has a forbidden type. Only strings, numbers, boolean and null are allowed.'],
-    ['set', { app: APP, token, d: { f: () => 1 } }, 'invalidValue', 'd.f has a forbidden type. Only strings, numbers, boolean and null are allowed.'],
-    ['set', { app: APP, token, d: { u: undefined } }, 'invalidValue', 'd.u has a forbidden type. Only strings, numbers, boolean and null are allowed.'],
+    [
+      'set',
+      { app: APP, token, d: { ok: 1, bad: [1] } },
+      'invalidValue',
+      'd.bad has a forbidden type. Only strings, numbers, boolean and null are allowed.',
+    ],
+    [
+      'set',
+      { app: APP, token, d: { f: () => 1 } },
+      'invalidValue',
+      'd.f has a forbidden type. Only strings, numbers, boolean and null are allowed.',
+    ],
+    [
+      'set',
+      { app: APP, token, d: { u: undefined } },
+      'invalidValue',
+      'd.u has a forbidden type. Only strings, numbers, boolean and null are allowed.',
+    ],
     ['kill', { app: APP }, 'missingParameter', 'No token supplied'],
     ['killall', {}, 'missingParameter', 'No app supplied'],
     ['killsoid', { app: APP }, 'missingParameter', 'No id supplied'],
@@ -92,7 +111,10 @@ describe('validation messages', () => {
   it('the activity window is dt in callbacks and deltaTime in promises', async () => {
     const [err] = await viaCallback(rs.activity, { app: APP, dt: 5 })
     assert.equal(err.message, 'ttl must be a positive integer >= 10')
-    await assert.rejects(rs.activity({ app: APP, deltaTime: 5 }), { name: 'invalidValue', message: 'deltaTime must be a positive integer >= 10' })
+    await assert.rejects(rs.activity({ app: APP, deltaTime: 5 }), {
+      name: 'invalidValue',
+      message: 'deltaTime must be a positive integer >= 10',
+    })
     await assert.rejects(rs.soapp({ app: APP }), { message: 'deltaTime must be a positive integer >= 10' })
     const [err2] = await viaCallback(rs.soapp, { app: APP })
     assert.equal(err2.message, 'ttl must be a positive integer >= 10')
@@ -122,7 +144,13 @@ describe('validation messages', () => {
   it('each option is read once per call', async () => {
     let reads = 0
     const options = { token: 'a'.repeat(64) }
-    Object.defineProperty(options, 'app', { get() { reads++; return APP }, enumerable: true })
+    Object.defineProperty(options, 'app', {
+      get() {
+        reads++
+        return APP
+      },
+      enumerable: true,
+    })
     assert.equal(await rs.get(options), null)
     assert.equal(reads, 1)
   })
@@ -189,7 +217,9 @@ describe('options', () => {
     const { token } = await borrowed.create({ app: APP, id: 'lent', ip: '1' })
     await new Promise((resolve) => setImmediate(resolve))
     process.off('warning', onWarning)
-    assert.deepEqual(warnings, [`redis-sessions-rs cannot share a node_redis client: it opened its own connection to 127.0.0.1:${server.port}`])
+    assert.deepEqual(warnings, [
+      `redis-sessions-rs cannot share a node_redis client: it opened its own connection to 127.0.0.1:${server.port}`,
+    ])
     await raw.select(4)
     assert.equal(await raw.exists(`rs:${APP}:${token}`), 1)
     await raw.select(0)
@@ -199,7 +229,12 @@ describe('options', () => {
   })
 
   it('bad options answer every call with an error, never a synchronous throw', async () => {
-    const throwing = Object.defineProperty({}, 'port', { get() { throw new Error('getter exploded') }, enumerable: true })
+    const throwing = Object.defineProperty({}, 'port', {
+      get() {
+        throw new Error('getter exploded')
+      },
+      enumerable: true,
+    })
     for (const bad of [null, 'text', 42, { port: 'nope' }, { options: { url: 'http://x' } }, throwing]) {
       const broken = new RedisSessions(bad)
       await assert.rejects(broken.ping(), { name: 'invalidOptions' })

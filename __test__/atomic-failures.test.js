@@ -47,7 +47,11 @@ async function assertWritesNothing(ns, call, message) {
 }
 
 describe('a call that fails in Redis writes nothing', () => {
-  for (const [label, r] of [['at the largest integer', MAX_INT64], ['with a leading zero', '01'], ['beyond 64 bits', '99999999999999999999']]) {
+  for (const [label, r] of [
+    ['at the largest integer', MAX_INT64],
+    ['with a leading zero', '01'],
+    ['beyond 64 bits', '99999999999999999999'],
+  ]) {
     it(`get: r ${label}`, async () => {
       const { ns, rs, token, key } = await setUp()
       await raw.hset(key(token), 'r', r)
@@ -58,7 +62,7 @@ describe('a call that fails in Redis writes nothing', () => {
   it('get: r just below the largest integer still counts', async () => {
     const { rs, token, key } = await setUp()
     await raw.hset(key(token), 'r', '9223372036854775806')
-    assert.equal((await rs.get({ app: APP, token })).r, 9223372036854775806)
+    assert.equal((await rs.get({ app: APP, token })).r, Number('9223372036854775806'))
     assert.equal(await raw.hget(key(token), 'r'), MAX_INT64)
   })
 

@@ -63,7 +63,7 @@ describe('cache', () => {
     const { token } = await rs.create({ app: APP, id: 'lost', ip: '1' })
     await warm(rs, token)
     // First in this file, so the only subscribers are this package's.
-    assert.ok(await raw.client('KILL', 'TYPE', 'pubsub') >= 1)
+    assert.ok((await raw.client('KILL', 'TYPE', 'pubsub')) >= 1)
     await sleep(30)
     // Changed behind the cache's back, with no message to tell it.
     await raw.hset(`rs:${APP}:${token}`, 'd', '{"changed":1}')
@@ -79,7 +79,9 @@ describe('cache', () => {
     const before = await raw.hget(`rs:${APP}:${token}`, 'r')
     for (let i = 0; i < 20; i++) await rs.get({ app: APP, token })
     assert.equal(await raw.hget(`rs:${APP}:${token}`, 'r'), before)
-    const viaCallback = await new Promise((resolve, reject) => rs.get({ app: APP, token }, (err, s) => (err ? reject(err) : resolve(s))))
+    const viaCallback = await new Promise((resolve, reject) =>
+      rs.get({ app: APP, token }, (err, s) => (err ? reject(err) : resolve(s))),
+    )
     assert.equal(String(viaCallback.r), String(Number(before) - 1))
   })
 
@@ -118,17 +120,30 @@ describe('cache', () => {
     const rs = ours({ cachetime: 60 })
     const other = ours()
     const v3 = new V3({ port: server.port, wipe: 0, cachetime: 60 })
-    closers.push(async () => { v3.quit(); for (const client of v3Clients) client.quit() })
+    closers.push(async () => {
+      v3.quit()
+      for (const client of v3Clients) client.quit()
+    })
     const v4 = new V4({ port: server.port, wipe: 0, cachetime: 60 })
-    closers.push(async () => { await v4.quit(); await v4.redissub.disconnect() })
+    closers.push(async () => {
+      await v4.quit()
+      await v4.redissub.disconnect()
+    })
     const writers = [
       ['ours', (token, v) => other.set({ app: APP, token, d: { v } })],
-      ['v3', (token, v) => new Promise((resolve, reject) => v3.set({ app: APP, token, d: { v } }, (e) => (e ? reject(e) : resolve())))],
+      [
+        'v3',
+        (token, v) =>
+          new Promise((resolve, reject) => v3.set({ app: APP, token, d: { v } }, (e) => (e ? reject(e) : resolve()))),
+      ],
       ['v4', (token, v) => v4.set({ app: APP, token, d: { v } })],
-      ['publish', async (token, v) => {
-        await raw.hset(`rs:${APP}:${token}`, 'd', JSON.stringify({ v }))
-        await raw.publish('rs:cache', `${APP}:${token}`)
-      }],
+      [
+        'publish',
+        async (token, v) => {
+          await raw.hset(`rs:${APP}:${token}`, 'd', JSON.stringify({ v }))
+          await raw.publish('rs:cache', `${APP}:${token}`)
+        },
+      ],
     ]
     for (const [name, write] of writers) {
       const { token } = await rs.create({ app: APP, id: `inv-${name}`, ip: '1' })
@@ -142,7 +157,10 @@ describe('cache', () => {
 
   it('reference caches in the fleet hear our writes', async () => {
     const v4 = new V4({ port: server.port, wipe: 0, cachetime: 60 })
-    closers.push(async () => { await v4.quit(); await v4.redissub.disconnect() })
+    closers.push(async () => {
+      await v4.quit()
+      await v4.redissub.disconnect()
+    })
     const rs = ours()
     const { token } = await rs.create({ app: APP, id: 'fleet', ip: '1' })
     await v4.get({ app: APP, token })

@@ -37,7 +37,11 @@ describe('client option', () => {
   let client
   before(async () => {
     server = await recorder()
-    client = require('redis').createClient(server.port, '127.0.0.1', { auth_pass: PASSWORD, tls: { servername: 'localhost' }, retry_strategy: () => undefined })
+    client = require('redis').createClient(server.port, '127.0.0.1', {
+      auth_pass: PASSWORD,
+      tls: { servername: 'localhost' },
+      retry_strategy: () => undefined,
+    })
     client.on('error', () => {})
   })
   after(async () => {
@@ -64,6 +68,9 @@ describe('client option', () => {
     await new Promise((resolve) => setImmediate(resolve))
     process.off('warning', onWarning)
     await rs.quit()
-    assert.deepEqual(warnings, [`redis-sessions-rs cannot share a node_redis client: it opened its own connection to 127.0.0.1:${server.port} over TLS`])
+    assert.deepEqual(warnings, [
+      'redis-sessions-rs cannot share a node_redis client: ' +
+        `it opened its own connection to 127.0.0.1:${server.port} over TLS`,
+    ])
   })
 })

@@ -8,21 +8,9 @@ const assert = require('node:assert/strict')
 const { setTimeout: sleep } = require('node:timers/promises')
 const RedisSessions = require('..')
 const { startCluster, clusterNodes, cli } = require('./helpers/redis-cluster')
+const { pool } = require('../benchmark/measure')
 
 const now = () => Math.floor(Date.now() / 1000)
-
-/** Runs `work` on `items` with `limit` in flight. */
-async function pool(items, limit, work) {
-  const results = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await work(items[i], i)
-    }
-  }))
-  return results
-}
 
 describe('Redis Cluster', () => {
   let cluster, raw
@@ -55,7 +43,8 @@ describe('Redis Cluster', () => {
     const b = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'cc', cachetime: 30 })
     try {
       const tokens = []
-      for (let i = 0; i < 8; i++) tokens.push((await a.create({ app: 'cacheapp', id: `u${i}`, ip: '1', d: { v: 0 } })).token)
+      for (let i = 0; i < 8; i++)
+        tokens.push((await a.create({ app: 'cacheapp', id: `u${i}`, ip: '1', d: { v: 0 } })).token)
       await sleep(300) // both subscriptions are up
       for (const token of tokens) {
         assert.equal((await a.get({ app: 'cacheapp', token })).d.v, 0)
@@ -73,33 +62,39 @@ describe('Redis Cluster', () => {
     }
   })
 
-  it('3,000 sessions of 1,000 ids in one app: every master holds at least 20% of the keys', { timeout: 60_000 }, async (t) => {
-    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'spread' })
-    try {
-      const created = await pool(Array.from({ length: 3000 }, (_, i) => `user${i % 1000}`), 100,
-        (id) => rs.create({ app: 'big', id, ip: '1' }))
-      assert.equal(new Set(created.map((c) => c.token)).size, 3000)
-      const masters = await cluster.masterPorts()
-      assert.equal(masters.length, 3)
-      const counts = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
-      const total = counts.reduce((a, b) => a + b, 0)
-      t.diagnostic(`keys per master: ${counts.join(', ')} of ${total}`)
-      for (const count of counts) assert.ok(count >= 0.2 * total, `${counts}`)
-      assert.deepEqual(await rs.activity({ app: 'big', dt: 600 }), { activity: 1000 }, 'activity counts unique ids')
-      assert.equal((await rs.soid({ app: 'big', id: 'user7' })).sessions.length, 3)
-      const { sessions } = await rs.soapp({ app: 'big', dt: 600 })
-      assert.equal(sessions.length, 3000)
-      assert.deepEqual(await rs.killall({ app: 'big' }), { kill: 3000 })
-      const left = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
-      assert.deepEqual(left, [0, 0, 0])
-    } finally {
-      await rs.quit()
-    }
-  })
+  it(
+    '3,000 sessions of 1,000 ids in one app: every master holds at least 20% of the keys',
+    { timeout: 60_000 },
+    async (t) => {
+      const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'spread' })
+      try {
+        const created = await pool(3000, 100, (i) => rs.create({ app: 'big', id: `user${i % 1000}`, ip: '1' }))
+        assert.equal(new Set(created.map((c) => c.token)).size, 3000)
+        const masters = await cluster.masterPorts()
+        assert.equal(masters.length, 3)
+        const counts = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
+        const total = counts.reduce((a, b) => a + b, 0)
+        t.diagnostic(`keys per master: ${counts.join(', ')} of ${total}`)
+        for (const count of counts) assert.ok(count >= 0.2 * total, `${counts}`)
+        assert.deepEqual(await rs.activity({ app: 'big', dt: 600 }), { activity: 1000 }, 'activity counts unique ids')
+        assert.equal((await rs.soid({ app: 'big', id: 'user7' })).sessions.length, 3)
+        const { sessions } = await rs.soapp({ app: 'big', dt: 600 })
+        assert.equal(sessions.length, 3000)
+        assert.deepEqual(await rs.killall({ app: 'big' }), { kill: 3000 })
+        const left = await Promise.all(masters.map(async (port) => Number(await cli(port, 'DBSIZE'))))
+        assert.deepEqual(left, [0, 0, 0])
+      } finally {
+        await rs.quit()
+      }
+    },
+  )
 
   it('the wipe removes expired sessions on every master, once', { timeout: 30_000 }, async () => {
     const started = Date.now()
-    const wipers = [new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' }), new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' })]
+    const wipers = [
+      new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' }),
+      new RedisSessions({ cluster: cluster.seeds, wipe: 1, namespace: 'wipe' }),
+    ]
     const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'wipe' })
     try {
       const doomed = []
@@ -113,7 +108,8 @@ describe('Redis Cluster', () => {
       // Expire two of three in the buckets' SESSIONS indexes, wherever they live.
       const masterOf = new Map()
       for (const port of await cluster.masterPorts()) {
-        for (const key of (await cli(port, '--raw', 'KEYS', '*wipeapp:*')).split('\n').filter(Boolean)) masterOf.set(key, port)
+        for (const key of (await cli(port, '--raw', 'KEYS', '*wipeapp:*')).split('\n').filter(Boolean))
+          masterOf.set(key, port)
       }
       const past = now() - 5
       for (const session of doomed) {
@@ -121,7 +117,10 @@ describe('Redis Cluster', () => {
         assert.ok(hash, 'found the session hash')
         session.prefix = hash.slice(0, hash.indexOf('}:') + 2)
         session.port = masterOf.get(hash)
-        assert.equal(await raw.zadd(`${session.prefix}SESSIONS`, 'XX', 'CH', past, `wipeapp:${session.token}:${session.id}`), 1)
+        assert.equal(
+          await raw.zadd(`${session.prefix}SESSIONS`, 'XX', 'CH', past, `wipeapp:${session.token}:${session.id}`),
+          1,
+        )
       }
       assert.equal(new Set(doomed.map((s) => s.port)).size, 3, 'expired sessions on every master')
       await sleep(Math.max(0, 10_700 - (Date.now() - started)))
@@ -132,52 +131,71 @@ describe('Redis Cluster', () => {
         assert.equal(await rs.get({ app: 'wipeapp', token: session.token }), null)
       }
       for (const session of kept) assert.equal((await rs.get({ app: 'wipeapp', token: session.token })).id, session.id)
-      assert.ok(await raw.pttl('wipe:_wipelock') > 0, 'the period lock is held')
+      assert.ok((await raw.pttl('wipe:_wipelock')) > 0, 'the period lock is held')
     } finally {
       for (const r of [...wipers, rs]) await r.quit()
     }
   })
 
   // Last: it leaves the cluster with a master fewer.
-  it('a master killed under load fails over; operations resume within 5 s of the promotion', { timeout: 60_000 }, async (t) => {
-    const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'failover', commandTimeout: 1000 })
-    try {
-      const tokens = await pool(Array.from({ length: 300 }, (_, i) => `user${i}`), 50,
-        async (id) => (await rs.create({ app: 'foapp', id, ip: '1' })).token)
-      const [victimPort] = await cluster.masterPorts()
-      const victim = cluster.nodes.find((n) => n.port === victimPort)
-      const witness = cluster.nodes.find((n) => n.port !== victimPort)
-      const victimId = (await clusterNodes(witness.port)).find((n) => n.port === victimPort).id
-      const replicaPort = (await clusterNodes(witness.port)).find((n) => n.masterId === victimId).port
-      await sleep(200) // replication of the last writes
+  it(
+    'a master killed under load fails over; operations resume within 5 s of the promotion',
+    { timeout: 60_000 },
+    async (t) => {
+      const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'failover', commandTimeout: 1000 })
+      try {
+        const tokens = await pool(
+          300,
+          50,
+          async (i) => (await rs.create({ app: 'foapp', id: `user${i}`, ip: '1' })).token,
+        )
+        const [victimPort] = await cluster.masterPorts()
+        const victim = cluster.nodes.find((n) => n.port === victimPort)
+        const witness = cluster.nodes.find((n) => n.port !== victimPort)
+        const victimId = (await clusterNodes(witness.port)).find((n) => n.port === victimPort).id
+        const replicaPort = (await clusterNodes(witness.port)).find((n) => n.masterId === victimId).port
+        await sleep(200) // replication of the last writes
 
-      await victim.stop('SIGKILL')
-      const killedAt = Date.now()
-      let promotedAt, resumedAt
-      const answers = { ok: 0, failed: 0, missing: 0 }
-      while (Date.now() - killedAt < 40_000) {
-        if (promotedAt === undefined) {
-          const view = await clusterNodes(witness.port)
-          if (view.find((n) => n.port === replicaPort)?.role === 'master') promotedAt = Date.now()
+        await victim.stop('SIGKILL')
+        const killedAt = Date.now()
+        let promotedAt, resumedAt
+        const answers = { ok: 0, failed: 0, missing: 0 }
+        while (Date.now() - killedAt < 40_000) {
+          if (promotedAt === undefined) {
+            const view = await clusterNodes(witness.port)
+            if (view.find((n) => n.port === replicaPort)?.role === 'master') promotedAt = Date.now()
+          }
+          const outcomes = await Promise.allSettled(tokens.map((token) => rs.get({ app: 'foapp', token })))
+          let allOk = true
+          for (const o of outcomes) {
+            if (o.status === 'rejected') {
+              answers.failed++
+              allOk = false
+              assert.ok(o.reason instanceof Error)
+            } else if (o.value === null) {
+              answers.missing++
+              allOk = false
+            } else answers.ok++
+          }
+          if (allOk && promotedAt !== undefined) {
+            resumedAt = Date.now()
+            break
+          }
+          await sleep(100)
         }
-        const outcomes = await Promise.allSettled(tokens.map((token) => rs.get({ app: 'foapp', token })))
-        let allOk = true
-        for (const o of outcomes) {
-          if (o.status === 'rejected') { answers.failed++; allOk = false; assert.ok(o.reason instanceof Error) }
-          else if (o.value === null) { answers.missing++; allOk = false } else answers.ok++
-        }
-        if (allOk && promotedAt !== undefined) { resumedAt = Date.now(); break }
-        await sleep(100)
+        assert.ok(promotedAt, 'the replica was promoted')
+        assert.ok(resumedAt, `operations resumed (${JSON.stringify(answers)})`)
+        t.diagnostic(
+          `promoted ${promotedAt - killedAt} ms after the kill, ` +
+            `resumed ${resumedAt - promotedAt} ms after; ${JSON.stringify(answers)}`,
+        )
+        assert.ok(resumedAt - promotedAt < 5000, `resumed ${resumedAt - promotedAt} ms after the promotion`)
+        assert.equal(answers.missing, 0, 'never a false "no session"')
+        const { token } = await rs.create({ app: 'foapp', id: 'after', ip: '1' })
+        assert.equal((await rs.set({ app: 'foapp', token, d: { ok: true } })).d.ok, true)
+      } finally {
+        await rs.quit()
       }
-      assert.ok(promotedAt, 'the replica was promoted')
-      assert.ok(resumedAt, `operations resumed (${JSON.stringify(answers)})`)
-      t.diagnostic(`promoted ${promotedAt - killedAt} ms after the kill, resumed ${resumedAt - promotedAt} ms after; ${JSON.stringify(answers)}`)
-      assert.ok(resumedAt - promotedAt < 5000, `resumed ${resumedAt - promotedAt} ms after the promotion`)
-      assert.equal(answers.missing, 0, 'never a false "no session"')
-      const { token } = await rs.create({ app: 'foapp', id: 'after', ip: '1' })
-      assert.equal((await rs.set({ app: 'foapp', token, d: { ok: true } })).d.ok, true)
-    } finally {
-      await rs.quit()
-    }
-  })
+    },
+  )
 })

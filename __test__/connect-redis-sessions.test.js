@@ -29,7 +29,10 @@ before(async () => {
   app.use(middleware)
   app.get('/login', (req, res) => req.session.upgrade(req.query.user, () => res.end(`hello ${req.query.user}`)))
   app.get('/whoami', (req, res) => res.end(req.session.id ? `you are ${req.session._meta.id}` : 'nobody'))
-  app.get('/put', (req, res) => { req.session.color = req.query.color; res.end('stored') })
+  app.get('/put', (req, res) => {
+    req.session.color = req.query.color
+    res.end('stored')
+  })
   app.get('/color', (req, res) => res.end(String(req.session.color)))
   app.get('/logout', (req, res) => req.session.destroy(() => res.end('bye')))
   http = app.listen(0, '127.0.0.1')

@@ -44,7 +44,10 @@ describe('badly written sessions', () => {
   it('a non-numeric w: set is an error, and writes nothing', async () => {
     const token = await session({ w: '1.5' })
     const before = await dump(raw, 'rs')
-    await assert.rejects(rs.set({ app: APP, token, d: { a: 1 } }), { name: 'redisError', message: /has a w that is not an integer/ })
+    await assert.rejects(rs.set({ app: APP, token, d: { a: 1 } }), {
+      name: 'redisError',
+      message: /has a w that is not an integer/,
+    })
     assert.deepEqual(await dump(raw, 'rs'), before)
   })
 
@@ -52,7 +55,10 @@ describe('badly written sessions', () => {
     const token = await session({ d: '{oops' })
     await assert.rejects(rs.get({ app: APP, token }), { name: 'corruptSession' })
     const before = await dump(raw, 'rs')
-    await assert.rejects(rs.set({ app: APP, token, d: { a: 1 } }), { name: 'redisError', message: /d that is not a JSON object/ })
+    await assert.rejects(rs.set({ app: APP, token, d: { a: 1 } }), {
+      name: 'redisError',
+      message: /d that is not a JSON object/,
+    })
     assert.deepEqual(await dump(raw, 'rs'), before)
     const [err] = await new Promise((resolve) => rs.get({ app: APP, token }, (...a) => resolve(a)))
     assert.equal(err.name, 'corruptSession', 'never {} for a session that exists')
@@ -75,7 +81,8 @@ describe('badly written sessions', () => {
       if (k < 0.75) return Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1))
       return object(depth + 1)
     }
-    const object = (depth) => Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [key(), value(depth)]))
+    const object = (depth) =>
+      Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [key(), value(depth)]))
     for (let i = 0; i < 150; i++) {
       const stored = object(0)
       const indent = i % 3 === 0 ? 2 : undefined

@@ -35,7 +35,12 @@ function make(kind, namespace) {
 /** The calls of one style: callbacks promisified, or promises as they are. */
 function api(instance, callbackStyle) {
   const call = (name) => (callbackStyle ? promisify(instance[name].bind(instance)) : instance[name].bind(instance))
-  return Object.fromEntries(['create', 'get', 'set', 'kill', 'killall', 'killsoid', 'soid', 'soapp', 'activity', 'ping'].map((n) => [n, call(n)]))
+  return Object.fromEntries(
+    ['create', 'get', 'set', 'kill', 'killall', 'killsoid', 'soid', 'soapp', 'activity', 'ping'].map((n) => [
+      n,
+      call(n),
+    ]),
+  )
 }
 
 async function startOfSecond() {
@@ -55,11 +60,25 @@ async function scenario(instance, ns, callbackStyle, { stringTtl = true } = {}) 
   const out = {}
   const tokens = []
   const snapshot = async () => normalize(await dump(raw, ns), tokens, now)
-  const create = async (o) => { const r = await rs.create({ app, ...o }); tokens.push(r.token); return r.token }
-  const a = await create({ id: 'alice', ip: '1.1.1.1', ttl: 3600, d: { foo: 'bar', n: 1.5, z: null, 3: true, s: 'é😀"\n' } })
+  const create = async (o) => {
+    const r = await rs.create({ app, ...o })
+    tokens.push(r.token)
+    return r.token
+  }
+  const a = await create({
+    id: 'alice',
+    ip: '1.1.1.1',
+    ttl: 3600,
+    d: { foo: 'bar', n: 1.5, z: null, 3: true, s: 'é😀"\n' },
+  })
   const b = await create({ id: 'alice', ip: '2.2.2.2' })
   const c = await create({ id: 'bob', ip: '3.3.3.3', ttl: 100, no_resave: true })
-  const e = await create({ id: 'carol', ip: '4.4.4.4', ttl: stringTtl ? '20' : 20, d: { big: 1e21, small: 1e-7, neg: -0 } })
+  const e = await create({
+    id: 'carol',
+    ip: '4.4.4.4',
+    ttl: stringTtl ? '20' : 20,
+    d: { big: 1e21, small: 1e-7, neg: -0 },
+  })
   out.created = await snapshot()
   out.getA = await rs.get({ app, token: a })
   out.getA2 = await rs.get({ app, token: a })
@@ -85,7 +104,9 @@ async function scenario(instance, ns, callbackStyle, { stringTtl = true } = {}) 
   out.afterKillall = await snapshot()
   out.ping = await rs.ping()
   let text = JSON.stringify(out).split(`${ns}:`).join('NS:')
-  tokens.forEach((token, i) => { text = text.split(token).join(`T${i}`) })
+  tokens.forEach((token, i) => {
+    text = text.split(token).join(`T${i}`)
+  })
   return JSON.parse(text)
 }
 

@@ -17,8 +17,12 @@ const COMMAND_TIMEOUT = 500
 const BUDGET = 3000
 
 let server
-before(async () => { server = await startRedis() })
-after(async () => { await server.stop() })
+before(async () => {
+  server = await startRedis()
+})
+after(async () => {
+  await server.stop()
+})
 
 /** Retries `call` until `done(result)`, within BUDGET ms of `since`; errors are retried. */
 async function until(since, what, call, done) {
@@ -33,11 +37,16 @@ async function until(since, what, call, done) {
 
 /** The cache serves once its subscriber is in: two gets with the same `r` prove it. */
 async function warm(rs, token) {
-  await until(Date.now(), 'the cache serving', async () => {
-    const first = await rs.get({ app: APP, token })
-    const second = await rs.get({ app: APP, token })
-    return first.r === second.r
-  }, Boolean)
+  await until(
+    Date.now(),
+    'the cache serving',
+    async () => {
+      const first = await rs.get({ app: APP, token })
+      const second = await rs.get({ app: APP, token })
+      return first.r === second.r
+    },
+    Boolean,
+  )
 }
 
 /**
@@ -66,19 +75,23 @@ function socketsTo(port) {
 }
 
 describe('half-open connections', () => {
-  it('keepalive is on for the shared connection and the cache subscriber', { skip: process.platform !== 'linux' }, async () => {
-    assert.deepEqual(socketsTo(server.port), [], 'no other client of this Redis in this process')
-    const rs = new RedisSessions({ port: server.port, wipe: 0, cachetime: 60 })
-    try {
-      const { token } = await rs.create({ app: APP, id: 'keepalive', ip: '1' })
-      await warm(rs, token)
-      const sockets = socketsTo(server.port)
-      assert.equal(sockets.length, 2, 'the shared connection and the subscriber')
-      assert.deepEqual(sockets, [{ keepalive: true }, { keepalive: true }])
-    } finally {
-      await rs.quit()
-    }
-  })
+  it(
+    'keepalive is on for the shared connection and the cache subscriber',
+    { skip: process.platform !== 'linux' },
+    async () => {
+      assert.deepEqual(socketsTo(server.port), [], 'no other client of this Redis in this process')
+      const rs = new RedisSessions({ port: server.port, wipe: 0, cachetime: 60 })
+      try {
+        const { token } = await rs.create({ app: APP, id: 'keepalive', ip: '1' })
+        await warm(rs, token)
+        const sockets = socketsTo(server.port)
+        assert.equal(sockets.length, 2, 'the shared connection and the subscriber')
+        assert.deepEqual(sockets, [{ keepalive: true }, { keepalive: true }])
+      } finally {
+        await rs.quit()
+      }
+    },
+  )
 
   it('a frozen connection is replaced after a command times out on it', async () => {
     const proxy = await startFreezingProxy(server.port)
@@ -91,9 +104,19 @@ describe('half-open connections', () => {
       proxy.freeze()
       const frozenAt = Date.now()
       await assert.rejects(rs.ping(), { name: 'redisConnectionError' })
-      await until(frozenAt, 'PONG on a new connection', () => rs.ping(), (pong) => pong === 'PONG')
+      await until(
+        frozenAt,
+        'PONG on a new connection',
+        () => rs.ping(),
+        (pong) => pong === 'PONG',
+      )
       assert.deepEqual(events, ['connect', 'disconnect', 'connect'])
-      await until(Date.now(), 'the frozen connection closed', () => proxy.connections(), ({ open, frozen }) => open === 1 && frozen === 0)
+      await until(
+        Date.now(),
+        'the frozen connection closed',
+        () => proxy.connections(),
+        ({ open, frozen }) => open === 1 && frozen === 0,
+      )
     } finally {
       await rs.quit()
       await proxy.close()
@@ -110,14 +133,34 @@ describe('half-open connections', () => {
       proxy.freeze()
       assert.deepEqual(await b.kill({ app: APP, token }), { kill: 1 })
       const killedAt = Date.now()
-      await until(killedAt, 'no session on A', () => a.get({ app: APP, token }), (session) => session === null)
-      await until(killedAt, 'PONG from A', () => a.ping(), (pong) => pong === 'PONG')
-      await until(Date.now(), 'the frozen connections closed', () => proxy.connections(), ({ open, frozen }) => open === 2 && frozen === 0)
+      await until(
+        killedAt,
+        'no session on A',
+        () => a.get({ app: APP, token }),
+        (session) => session === null,
+      )
+      await until(
+        killedAt,
+        'PONG from A',
+        () => a.ping(),
+        (pong) => pong === 'PONG',
+      )
+      await until(
+        Date.now(),
+        'the frozen connections closed',
+        () => proxy.connections(),
+        ({ open, frozen }) => open === 2 && frozen === 0,
+      )
       // The new subscription works: a session killed now leaves A's cache too.
       const again = (await b.create({ app: APP, id: 'frozen', ip: '1' })).token
       await warm(a, again)
       await b.kill({ app: APP, token: again })
-      await until(Date.now(), 'the next kill heard', () => a.get({ app: APP, token: again }), (session) => session === null)
+      await until(
+        Date.now(),
+        'the next kill heard',
+        () => a.get({ app: APP, token: again }),
+        (session) => session === null,
+      )
     } finally {
       await a.quit()
       await b.quit()

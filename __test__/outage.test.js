@@ -23,7 +23,12 @@ describe('Redis outages', () => {
     process.on('unhandledRejection', onUnhandled)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-outage-'))
     let server = await startRedis({ dir })
-    const rs = new RedisSessions({ port: server.port, wipe: 0, commandTimeout: COMMAND_TIMEOUT, connectTimeout: COMMAND_TIMEOUT })
+    const rs = new RedisSessions({
+      port: server.port,
+      wipe: 0,
+      commandTimeout: COMMAND_TIMEOUT,
+      connectTimeout: COMMAND_TIMEOUT,
+    })
     const events = []
     rs.on('connect', () => events.push('connect'))
     rs.on('disconnect', () => events.push('disconnect'))
@@ -80,25 +85,31 @@ describe('Redis outages', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  it('Redis absent at start: calls fail in bounded time, then succeed within 2 s of it starting', { timeout: 20_000 }, async () => {
-    const port = await freePort()
-    const rs = new RedisSessions({ port, wipe: 0, connectTimeout: 500, commandTimeout: 500 })
-    const started = Date.now()
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => rs.ping()))
-    assert.ok(results.every((r) => r.status === 'rejected' && /Redis connection failed|no connection/.test(r.reason.message)))
-    assert.ok(Date.now() - started < 2000)
-    const server = await startRedis({ port })
-    const up = Date.now()
-    for (;;) {
-      try {
-        assert.equal(await rs.ping(), 'PONG')
-        break
-      } catch {
-        await sleep(20)
+  it(
+    'Redis absent at start: calls fail in bounded time, then succeed within 2 s of it starting',
+    { timeout: 20_000 },
+    async () => {
+      const port = await freePort()
+      const rs = new RedisSessions({ port, wipe: 0, connectTimeout: 500, commandTimeout: 500 })
+      const started = Date.now()
+      const results = await Promise.allSettled(Array.from({ length: 50 }, () => rs.ping()))
+      assert.ok(
+        results.every((r) => r.status === 'rejected' && /Redis connection failed|no connection/.test(r.reason.message)),
+      )
+      assert.ok(Date.now() - started < 2000)
+      const server = await startRedis({ port })
+      const up = Date.now()
+      for (;;) {
+        try {
+          assert.equal(await rs.ping(), 'PONG')
+          break
+        } catch {
+          await sleep(20)
+        }
       }
-    }
-    assert.ok(Date.now() - up < 2000)
-    await rs.quit()
-    await server.stop()
-  })
+      assert.ok(Date.now() - up < 2000)
+      await rs.quit()
+      await server.stop()
+    },
+  )
 })

@@ -37,13 +37,32 @@ function dynamicFlags(elf) {
 describe('packaging', () => {
   it('npm pack holds exactly the loader, facade, types and docs', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'])
-    const files = JSON.parse(stdout)[0].files.map((f) => f.path).sort()
-    assert.deepEqual(files, ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/migrate-to-cluster.js', 'binding.js', 'index.d.ts', 'index.js', 'package.json'])
+    const files = JSON.parse(stdout)[0]
+      .files.map((f) => f.path)
+      .sort()
+    assert.deepEqual(files, [
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'bin/migrate-to-cluster.js',
+      'binding.js',
+      'index.d.ts',
+      'index.js',
+      'package.json',
+    ])
   })
 
   it('every platform package names its binary, os and cpu, at the root version', () => {
     const pkg = require('../package.json')
-    for (const target of ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']) {
+    for (const target of [
+      'linux-x64-gnu',
+      'linux-arm64-gnu',
+      'linux-x64-musl',
+      'linux-arm64-musl',
+      'darwin-x64',
+      'darwin-arm64',
+      'win32-x64-msvc',
+    ]) {
       const platform = require(`../npm/${target}/package.json`)
       assert.equal(platform.name, `redis-sessions-rs-${target}`)
       assert.equal(platform.version, pkg.version)
@@ -69,12 +88,16 @@ describe('packaging', () => {
   // musl's loader refuses a library whose TLS model is initial-exec (the
   // DF_STATIC_TLS flag), and glibc fails to load one late beside other addons
   // with "cannot allocate memory in static TLS block".
-  it('the addon uses no static TLS, so it loads on musl and late in glibc', { skip: process.platform !== 'linux' && 'an ELF check' }, () => {
-    const addon = fs.readdirSync(root).find((f) => f.endsWith('.node'))
-    assert.ok(addon, 'a built addon in the package root')
-    const flags = dynamicFlags(fs.readFileSync(path.join(root, addon)))
-    assert.equal(flags & DF_STATIC_TLS, 0, `DT_FLAGS is 0x${flags.toString(16)}: the addon has static TLS`)
-  })
+  it(
+    'the addon uses no static TLS, so it loads on musl and late in glibc',
+    { skip: process.platform !== 'linux' && 'an ELF check' },
+    () => {
+      const addon = fs.readdirSync(root).find((f) => f.endsWith('.node'))
+      assert.ok(addon, 'a built addon in the package root')
+      const flags = dynamicFlags(fs.readFileSync(path.join(root, addon)))
+      assert.equal(flags & DF_STATIC_TLS, 0, `DT_FLAGS is 0x${flags.toString(16)}: the addon has static TLS`)
+    },
+  )
 
   it('index.d.ts names exactly the errors the engine throws', () => {
     const engine = fs.readFileSync(path.join(root, 'src', 'error.rs'), 'utf8')
@@ -87,12 +110,18 @@ describe('packaging', () => {
   })
 
   it('the types compile under --strict, and misuse does not', { timeout: 60_000 }, async () => {
-    await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(__dirname, 'types', 'tsconfig.json')])
+    await run(process.execPath, [
+      path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      path.join(__dirname, 'types', 'tsconfig.json'),
+    ])
   })
 
   it('the demo runs in a few seconds', { timeout: 20_000 }, async () => {
     const started = Date.now()
-    const { stdout } = await run(process.execPath, [path.join(root, 'demo', 'index.js')], { env: { ...process.env, REDIS_URL: '' } })
+    const { stdout } = await run(process.execPath, [path.join(root, 'demo', 'index.js')], {
+      env: { ...process.env, REDIS_URL: '' },
+    })
     assert.match(stdout, /killsoid alice \(every device\)\s+\{"kill":2\}/)
     assert.ok(Date.now() - started < 10_000)
   })
@@ -104,13 +133,20 @@ describe('packaging', () => {
     assert.ok(table.length >= 10 && table.includes('get') && table.includes('activity'), `the table: ${table}`)
     const expected = [...table, 'quit'].sort()
 
-    const onPrototype = Object.getOwnPropertyNames(RedisSessions.prototype)
-      .filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(RedisSessions.prototype, name).value === 'function')
+    const onPrototype = Object.getOwnPropertyNames(RedisSessions.prototype).filter(
+      (name) =>
+        name !== 'constructor' &&
+        typeof Object.getOwnPropertyDescriptor(RedisSessions.prototype, name).value === 'function',
+    )
     assert.deepEqual(onPrototype.sort(), expected)
     for (const name of table) assert.equal(typeof NativeSessions.prototype[name], 'function', `NativeSessions#${name}`)
     const rs = new RedisSessions({ wipe: 0, port: 1 })
     try {
-      for (const name of expected) assert.ok(Object.hasOwn(rs, name) && rs[name] !== RedisSessions.prototype[name], `${name} is bound to the instance`)
+      for (const name of expected)
+        assert.ok(
+          Object.hasOwn(rs, name) && rs[name] !== RedisSessions.prototype[name],
+          `${name} is bound to the instance`,
+        )
     } finally {
       await rs.quit()
     }
@@ -118,11 +154,18 @@ describe('packaging', () => {
     // The class's methods in index.d.ts: every name declared as `name(` in its body.
     const types = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8')
     const body = /\ndeclare class RedisSessions\b[^{]*\{\n([\s\S]*?)\n\}\n/.exec(types)[1]
-    const declared = [...new Set([...body.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]))].filter((name) => name !== 'constructor').sort()
+    const declared = [...new Set([...body.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]))]
+      .filter((name) => name !== 'constructor')
+      .sort()
     assert.deepEqual(declared, expected, 'the methods index.d.ts declares')
 
     // binding.d.ts is what napi build wrote for this table.
     const binding = fs.readFileSync(path.join(root, 'binding.d.ts'), 'utf8')
-    for (const name of table) assert.match(binding, new RegExp(`\\n  ${name}\\(options: unknown, legacy: boolean\\)`), `binding.d.ts declares ${name}`)
+    for (const name of table)
+      assert.match(
+        binding,
+        new RegExp(`\\n  ${name}\\(options: unknown, legacy: boolean\\)`),
+        `binding.d.ts declares ${name}`,
+      )
   })
 })

@@ -70,7 +70,8 @@ const STORED = {
   'NUL in a key and a value': JSON.stringify({ 'a\u0000b': 'v\u0000' }),
   'a __proto__ key': '{"__proto__":{"admin":true},"x":1}',
   'a nested __proto__ key': '{"x":{"__proto__":{"admin":true}}}',
-  'escapes, spacing and numbers JSON.parse accepts': ' { "\\u00e9" : "\\ud83d\\ude00" , "n" : 1e400, "m": -0, "0": [1, {"b": null}] } ',
+  'escapes, spacing and numbers JSON.parse accepts':
+    ' { "\\u00e9" : "\\ud83d\\ude00" , "n" : 1e400, "m": -0, "0": [1, {"b": null}] } ',
   'duplicate keys (the last wins)': '{"a":1,"b":2,"a":3}',
 }
 

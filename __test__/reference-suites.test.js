@@ -26,17 +26,29 @@ module.exports.default = RedisSessionsOnTestPort
 
 const suites = {
   'redis-sessions@3.0.0': { from: 'redis-sessions-v3/test/test.js', to: 'v3/test/test.js', shim: 'v3/index.js' },
-  'redis-sessions@4.0.0': { from: 'redis-sessions-v4/dist/test/test.js', to: 'v4/dist/test/test.js', shim: 'v4/dist/index.js' },
+  'redis-sessions@4.0.0': {
+    from: 'redis-sessions-v4/dist/test/test.js',
+    to: 'v4/dist/test/test.js',
+    shim: 'v4/dist/index.js',
+  },
 }
 
 let server
-before(async () => { server = await startRedis() })
-after(async () => { await server.stop() })
+before(async () => {
+  server = await startRedis()
+})
+after(async () => {
+  await server.stop()
+})
 
 async function runMocha(file, extra) {
   const env = { ...process.env, RS_TEST_PORT: String(server.port) }
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [mocha, '--reporter', 'tap', '--timeout', '8000', ...extra, file], { env, cwd: root, maxBuffer: 1 << 24 })
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [mocha, '--reporter', 'tap', '--timeout', '8000', ...extra, file],
+      { env, cwd: root, maxBuffer: 1 << 24 },
+    )
     return stdout
   } catch (err) {
     return `${err.stdout}\n${err.stderr}\nexit ${err.code}`

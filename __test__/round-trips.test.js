@@ -42,8 +42,12 @@ describe('round trips', () => {
   it('one command (or one MULTI block) per operation', async () => {
     const app = 'trips'
     let token
-    assert.deepEqual(await commandsOf(async () => { token = (await rs.create({ app, id: 'u', ip: '1', d: { a: 1 } })).token }),
-      ['multi', 'zadd', 'zadd', 'zadd', 'sadd', 'hmset', 'exec'])
+    assert.deepEqual(
+      await commandsOf(async () => {
+        token = (await rs.create({ app, id: 'u', ip: '1', d: { a: 1 } })).token
+      }),
+      ['multi', 'zadd', 'zadd', 'zadd', 'sadd', 'hmset', 'exec'],
+    )
     assert.deepEqual(await commandsOf(() => rs.get({ app, token })), ['evalsha'])
     assert.deepEqual(await commandsOf(() => rs.set({ app, token, d: { b: 2 } })), ['evalsha'])
     assert.deepEqual(await commandsOf(() => rs.soid({ app, id: 'u' })), ['smembers', 'hmget'])

@@ -11,8 +11,12 @@ const { startRedis } = require('./helpers/redis-server')
 
 const root = path.join(__dirname, '..')
 let server
-before(async () => { server = await startRedis() })
-after(async () => { await server.stop() })
+before(async () => {
+  server = await startRedis()
+})
+after(async () => {
+  await server.stop()
+})
 
 const WORKER = `
   const { parentPort, workerData } = require('node:worker_threads')
@@ -30,11 +34,19 @@ const WORKER = `
 
 describe('runtimes', () => {
   it('loads in several worker threads at once, which can be terminated mid-flight', { timeout: 20_000 }, async () => {
-    const workers = Array.from({ length: 4 }, (_, n) => new Worker(WORKER, { eval: true, workerData: { root, port: server.port, n, quit: n % 2 === 0 } }))
-    const ids = await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-      w.once('message', resolve)
-      w.once('error', reject)
-    })))
+    const workers = Array.from(
+      { length: 4 },
+      (_, n) => new Worker(WORKER, { eval: true, workerData: { root, port: server.port, n, quit: n % 2 === 0 } }),
+    )
+    const ids = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((resolve, reject) => {
+            w.once('message', resolve)
+            w.once('error', reject)
+          }),
+      ),
+    )
     assert.deepEqual(ids.sort(), ['w0', 'w1', 'w2', 'w3'])
     await new Promise((resolve) => setTimeout(resolve, 50))
     const codes = await Promise.all(workers.map((w) => w.terminate()))
@@ -54,7 +66,8 @@ describe('runtimes', () => {
     const script = `
       const { Worker } = require('node:worker_threads')
       const worker = (n) => new Promise((resolve, reject) => {
-        const w = new Worker(process.env.RS_WORKER, { eval: true, workerData: { root: process.env.RS_ROOT, port: Number(process.env.RS_PORT), n, quit: n % 2 === 0 } })
+        const workerData = { root: process.env.RS_ROOT, port: Number(process.env.RS_PORT), n, quit: n % 2 === 0 }
+        const w = new Worker(process.env.RS_WORKER, { eval: true, workerData })
         w.once('message', () => (n % 4 === 3 ? setImmediate(() => w.terminate()) : w.terminate()))
         w.once('error', reject)
         w.once('exit', resolve)
@@ -75,7 +88,11 @@ describe('runtimes', () => {
     const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs')
     const env = { ...process.env, RS_TEST_PORT: String(server.port) }
     const dir = path.join(__dirname, 'vitest')
-    const { stdout: colored } = await promisify(execFile)(process.execPath, [vitest, 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs')], { env, cwd: root, timeout: 110_000 })
+    const { stdout: colored } = await promisify(execFile)(
+      process.execPath,
+      [vitest, 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs')],
+      { env, cwd: root, timeout: 110_000 },
+    )
     // Colored when CI is set, whatever the terminal.
     const stdout = stripVTControlCharacters(colored)
     assert.match(stdout, /Test Files\s+6 passed \(6\)/)
@@ -88,7 +105,8 @@ describe('runtimes', () => {
       const RedisSessions = require(${JSON.stringify(root)})
       const rs = new RedisSessions({ port: ${server.port}, wipe: 0 })
       rs.ping().then(async () => {
-        const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
+        const comm = (t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim()
+        const names = fs.readdirSync('/proc/self/task').map(comm)
         await rs.quit()
         console.log(JSON.stringify(names))
       })`
@@ -116,15 +134,27 @@ describe('runtimes', () => {
   // jest --detectOpenHandles also lists napi-rs's own per-environment "CustomGC"
   // threadsafe function: created when any napi-rs 3 addon loads, unref'd, never
   // keeping a process alive, released by Node at exit. Nothing of ours may be listed.
-  it('a jest project of three files passes, with no open handles of ours after quit()', { timeout: 90_000 }, async () => {
-    const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')
-    const env = { ...process.env, RS_TEST_PORT: String(server.port) }
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [jest, '--rootDir', path.join(__dirname, 'jest'), '--detectOpenHandles', '--ci'], { env, cwd: root, timeout: 80_000 })
-    const output = stdout + stderr
-    assert.match(output, /Tests:\s+3 passed, 3 total/)
-    assert.match(output, /Test Suites:\s+3 passed, 3 total/)
-    assert.doesNotMatch(output, /did not exit/i)
-    const handles = [...output.matchAll(/●\s+(\S+)/g)].map((m) => m[1])
-    assert.deepEqual(handles.filter((h) => h !== 'CustomGC'), [], output)
-  })
+  it(
+    'a jest project of three files passes, with no open handles of ours after quit()',
+    { timeout: 90_000 },
+    async () => {
+      const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+      const env = { ...process.env, RS_TEST_PORT: String(server.port) }
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [jest, '--rootDir', path.join(__dirname, 'jest'), '--detectOpenHandles', '--ci'],
+        { env, cwd: root, timeout: 80_000 },
+      )
+      const output = stdout + stderr
+      assert.match(output, /Tests:\s+3 passed, 3 total/)
+      assert.match(output, /Test Suites:\s+3 passed, 3 total/)
+      assert.doesNotMatch(output, /did not exit/i)
+      const handles = [...output.matchAll(/●\s+(\S+)/g)].map((m) => m[1])
+      assert.deepEqual(
+        handles.filter((h) => h !== 'CustomGC'),
+        [],
+        output,
+      )
+    },
+  )
 })

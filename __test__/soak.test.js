@@ -22,8 +22,9 @@ const SOAK = `
       while (next < TOTAL) {
         const i = next++
         const roll = i % 20
-        if (roll === 0) tokens[i % tokens.length] = (await rs.create({ app: 'soak', id: 'u' + (i % 50), ip: '1', d: { i } })).token
-        else if (roll <= 3) await rs.set({ app: 'soak', token: tokens[i % tokens.length], d: { i, s: 'x'.repeat(i % 100) } })
+        const slot = i % tokens.length
+        if (roll === 0) tokens[slot] = (await rs.create({ app: 'soak', id: 'u' + (i % 50), ip: '1', d: { i } })).token
+        else if (roll <= 3) await rs.set({ app: 'soak', token: tokens[slot], d: { i, s: 'x'.repeat(i % 100) } })
         else await rs.get({ app: 'soak', token: tokens[(i * 7) % tokens.length] })
         if (++n % 20_000 === 0) {
           // Collected first, so the curve shows what is kept, not when V8 last ran.
@@ -40,17 +41,28 @@ const SOAK = `
 `
 
 let server
-before(async () => { server = await startRedis() })
-after(async () => { await server.stop() })
+before(async () => {
+  server = await startRedis()
+})
+after(async () => {
+  await server.stop()
+})
 
 describe('memory', () => {
-  it('300k mixed operations at 100 in flight: RSS after the first 100k grows at most 10%', { timeout: 120_000 }, async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '-e', SOAK], { env: { ...process.env, PORT: String(server.port) }, timeout: 110_000 })
-    const rss = JSON.parse(stdout)
-    assert.equal(rss.length, 15)
-    const at100k = rss[4]
-    const peakAfter = Math.max(...rss.slice(5))
-    console.log(`soak RSS MB every 20k ops: ${rss.map((b) => (b / 2 ** 20).toFixed(1)).join(' ')}`)
-    assert.ok(peakAfter <= at100k * 1.1, `RSS grew from ${at100k} to ${peakAfter}`)
-  })
+  it(
+    '300k mixed operations at 100 in flight: RSS after the first 100k grows at most 10%',
+    { timeout: 120_000 },
+    async () => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '-e', SOAK], {
+        env: { ...process.env, PORT: String(server.port) },
+        timeout: 110_000,
+      })
+      const rss = JSON.parse(stdout)
+      assert.equal(rss.length, 15)
+      const at100k = rss[4]
+      const peakAfter = Math.max(...rss.slice(5))
+      console.log(`soak RSS MB every 20k ops: ${rss.map((b) => (b / 2 ** 20).toFixed(1)).join(' ')}`)
+      assert.ok(peakAfter <= at100k * 1.1, `RSS grew from ${at100k} to ${peakAfter}`)
+    },
+  )
 })

@@ -34,20 +34,39 @@ describe('TLS', () => {
   }
 
   it('options.tls (node_redis v3 shape) with a CA and a client certificate, as Buffers', async () => {
-    await roundTrip(new RedisSessions({ port: tlsPort, wipe: 0, options: { tls: { ca: certs.ca, cert: certs.cert, key: certs.key } } }))
+    await roundTrip(
+      new RedisSessions({
+        port: tlsPort,
+        wipe: 0,
+        options: { tls: { ca: certs.ca, cert: certs.cert, key: certs.key } },
+      }),
+    )
   })
 
   it('options.socket (node-redis v4 shape) with PEM strings and a rediss:// URL', async () => {
-    await roundTrip(new RedisSessions({
-      wipe: 0,
-      options: { url: `rediss://127.0.0.1:${tlsPort}`, socket: { tls: true, ca: [certs.ca.toString()], cert: certs.cert.toString(), key: certs.key.toString() } },
-    }))
+    await roundTrip(
+      new RedisSessions({
+        wipe: 0,
+        options: {
+          url: `rediss://127.0.0.1:${tlsPort}`,
+          socket: { tls: true, ca: [certs.ca.toString()], cert: certs.cert.toString(), key: certs.key.toString() },
+        },
+      }),
+    )
   })
 
   it('a wrong CA fails every call with a clear error, quickly; rejectUnauthorized: false accepts it', async () => {
-    const rs = new RedisSessions({ port: tlsPort, wipe: 0, options: { tls: { ca: certs.otherCa, cert: certs.cert, key: certs.key } } })
+    const rs = new RedisSessions({
+      port: tlsPort,
+      wipe: 0,
+      options: { tls: { ca: certs.otherCa, cert: certs.cert, key: certs.key } },
+    })
     const started = Date.now()
-    const outcomes = await Promise.allSettled([rs.ping(), rs.create({ app: 'tlsapp', id: 'a', ip: '1' }), rs.get({ app: 'tlsapp', token: 'a'.repeat(64) })])
+    const outcomes = await Promise.allSettled([
+      rs.ping(),
+      rs.create({ app: 'tlsapp', id: 'a', ip: '1' }),
+      rs.get({ app: 'tlsapp', token: 'a'.repeat(64) }),
+    ])
     for (const outcome of outcomes) {
       assert.equal(outcome.status, 'rejected')
       assert.equal(outcome.reason.name, 'redisConnectionError')
@@ -55,7 +74,13 @@ describe('TLS', () => {
     }
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
     await rs.quit()
-    await roundTrip(new RedisSessions({ port: tlsPort, wipe: 0, options: { tls: { ca: certs.otherCa, cert: certs.cert, key: certs.key, rejectUnauthorized: false } } }))
+    await roundTrip(
+      new RedisSessions({
+        port: tlsPort,
+        wipe: 0,
+        options: { tls: { ca: certs.otherCa, cert: certs.cert, key: certs.key, rejectUnauthorized: false } },
+      }),
+    )
   })
 
   it('Sentinels and cluster nodes given as rediss:// URLs alone get TLS errors, not a crash', async () => {
@@ -64,7 +89,10 @@ describe('TLS', () => {
       { cluster: [`rediss://127.0.0.1:${tlsPort}`] },
     ]) {
       const rs = new RedisSessions({ wipe: 0, connectTimeout: 2000, ...options })
-      const err = await rs.ping().then(() => null, (e) => e)
+      const err = await rs.ping().then(
+        () => null,
+        (e) => e,
+      )
       assert.ok(err instanceof Error, JSON.stringify(options))
       assert.equal(err.name, 'redisConnectionError', err.message)
       assert.doesNotMatch(err.message, /panic/)
@@ -83,8 +111,21 @@ describe('ACL users and passwords', () => {
   let server
   before(async () => {
     server = await startRedis({ args: ['--requirepass', 'default-secret'] })
-    execFileSync('redis-cli', ['-p', String(server.port), '-a', 'default-secret', '--no-auth-warning',
-      'ACL', 'SETUSER', 'alice', 'on', '>wonderland', '~*', '&*', '+@all'])
+    execFileSync('redis-cli', [
+      '-p',
+      String(server.port),
+      '-a',
+      'default-secret',
+      '--no-auth-warning',
+      'ACL',
+      'SETUSER',
+      'alice',
+      'on',
+      '>wonderland',
+      '~*',
+      '&*',
+      '+@all',
+    ])
   })
   after(() => server.stop())
 
@@ -108,7 +149,11 @@ describe('ACL users and passwords', () => {
     for (const options of [{ username: 'alice', password: 'wrong' }, { password: 'wrong' }, {}]) {
       const rs = new RedisSessions({ port: server.port, wipe: 0, cachetime: 10, options })
       const started = Date.now()
-      const outcomes = await Promise.allSettled([rs.ping(), rs.get({ app: 'aclapp', token: 'a'.repeat(64) }), rs.soapp({ app: 'aclapp', dt: 60 })])
+      const outcomes = await Promise.allSettled([
+        rs.ping(),
+        rs.get({ app: 'aclapp', token: 'a'.repeat(64) }),
+        rs.soapp({ app: 'aclapp', dt: 60 }),
+      ])
       for (const outcome of outcomes) {
         assert.equal(outcome.status, 'rejected', JSON.stringify(options))
         assert.match(outcome.reason.message, /authentication (failed|required)/i)

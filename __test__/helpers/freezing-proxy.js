@@ -12,7 +12,10 @@ function startFreezingProxy(target) {
     const upstream = net.connect(target, '127.0.0.1')
     const pair = { client, upstream, frozen: false }
     pairs.add(pair)
-    const forward = (from, to) => from.on('data', (chunk) => { if (!pair.frozen) to.write(chunk) })
+    const forward = (from, to) =>
+      from.on('data', (chunk) => {
+        if (!pair.frozen) to.write(chunk)
+      })
     forward(client, upstream)
     forward(upstream, client)
     const end = () => {
@@ -27,24 +30,26 @@ function startFreezingProxy(target) {
   })
   return new Promise((resolve, reject) => {
     server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve({
-      port: server.address().port,
-      /** Stops forwarding on every connection open now, without closing any. */
-      freeze() {
-        for (const pair of pairs) pair.frozen = true
-      },
-      /** How many connections are open, frozen or not. */
-      connections() {
-        return { open: pairs.size, frozen: [...pairs].filter((pair) => pair.frozen).length }
-      },
-      close() {
-        for (const pair of pairs) {
-          pair.client.destroy()
-          pair.upstream.destroy()
-        }
-        return new Promise((done) => server.close(done))
-      },
-    }))
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        /** Stops forwarding on every connection open now, without closing any. */
+        freeze() {
+          for (const pair of pairs) pair.frozen = true
+        },
+        /** How many connections are open, frozen or not. */
+        connections() {
+          return { open: pairs.size, frozen: [...pairs].filter((pair) => pair.frozen).length }
+        },
+        close() {
+          for (const pair of pairs) {
+            pair.client.destroy()
+            pair.upstream.destroy()
+          }
+          return new Promise((done) => server.close(done))
+        },
+      }),
+    )
   })
 }
 

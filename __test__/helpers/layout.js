@@ -34,7 +34,7 @@ function bucketOfToken(token) {
 function bucketPrefix(ns, bucket) {
   for (let k = 0; ; k++) {
     const tag = `${ns}:${bucket}:${k}`
-    if (Math.floor((crc16(tag) % SLOTS) * BUCKETS / SLOTS) === bucket) return `{${tag}}:`
+    if (Math.floor(((crc16(tag) % SLOTS) * BUCKETS) / SLOTS) === bucket) return `{${tag}}:`
   }
 }
 
@@ -80,7 +80,9 @@ function reader(client, ns, { cluster = false } = {}) {
 
   /** Throws unless every part of a bucket's key sits where the layout puts it. */
   function checkBucket(key, bucket, rest, value) {
-    const fail = (what) => { throw new Error(`cluster layout: ${what} in ${key}`) }
+    const fail = (what) => {
+      throw new Error(`cluster layout: ${what} in ${key}`)
+    }
     if (!key.startsWith(bucketPrefix(ns, bucket))) fail('not the prefix of its bucket')
     const described = describeKey(rest)
     const members = Array.isArray(value) ? value.map((entry) => entry[0]) : []
@@ -89,9 +91,13 @@ function reader(client, ns, { cluster = false } = {}) {
       if (bucketOfId(value.id) !== bucket) fail('an id of another bucket')
     }
     if (described.kind === 'us' && bucketOfId(described.id) !== bucket) fail('an id of another bucket')
-    if (described.kind === 'us' && value.some((token) => bucketOfToken(token) !== bucket)) fail('a token of another bucket')
+    if (described.kind === 'us' && value.some((token) => bucketOfToken(token) !== bucket))
+      fail('a token of another bucket')
     if (described.kind === '_users' && members.some((id) => bucketOfId(id) !== bucket)) fail('an id of another bucket')
-    if (described.kind === '_sessions' && members.some((m) => bucketOfToken(m) !== bucket || bucketOfId(m.slice(65)) !== bucket)) {
+    if (
+      described.kind === '_sessions' &&
+      members.some((m) => bucketOfToken(m) !== bucket || bucketOfId(m.slice(65)) !== bucket)
+    ) {
       fail('a member of another bucket')
     }
     if (described.kind === 'SESSIONS') {
@@ -125,7 +131,8 @@ function reader(client, ns, { cluster = false } = {}) {
         } else throw new Error(`${name} is stored twice (${key})`)
       }
       for (const value of Object.values(out)) {
-        if (Array.isArray(value) && Array.isArray(value[0])) value.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        if (Array.isArray(value) && Array.isArray(value[0]))
+          value.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       }
       return out
     },

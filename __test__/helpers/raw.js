@@ -27,7 +27,9 @@ async function dump(redis, ns) {
 /** Replaces each token by T0, T1... in order of first appearance, and times by offsets from `now`. */
 function normalize(snapshot, tokens, now) {
   let text = JSON.stringify(snapshot)
-  tokens.forEach((token, i) => { text = text.split(token).join(`T${i}`) })
+  tokens.forEach((token, i) => {
+    text = text.split(token).join(`T${i}`)
+  })
   const data = JSON.parse(text)
   const relTime = (v) => {
     const n = Number(v)
@@ -36,7 +38,8 @@ function normalize(snapshot, tokens, now) {
   const result = {}
   for (const [key, value] of Object.entries(data)) {
     if (Array.isArray(value)) {
-      result[key] = value.map((e) => (Array.isArray(e) ? [e[0], relTime(e[1])] : e))
+      result[key] = value
+        .map((e) => (Array.isArray(e) ? [e[0], relTime(e[1])] : e))
         .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
     } else if (value && typeof value === 'object') {
       result[key] = { ...value, ...(value.la ? { la: relTime(value.la) } : {}) }

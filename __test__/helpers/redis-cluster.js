@@ -10,7 +10,8 @@ const { setTimeout: sleep } = require('node:timers/promises')
 const Redis = require('ioredis')
 const { startRedis, freePort } = require('./redis-server')
 
-const cli = (port, ...args) => promisify(execFile)('redis-cli', ['-p', String(port), ...args]).then(({ stdout }) => stdout)
+const cli = (port, ...args) =>
+  promisify(execFile)('redis-cli', ['-p', String(port), ...args]).then(({ stdout }) => stdout)
 
 /** Each node's view of the cluster: [{id, port, role, masterId, slots}]. */
 async function clusterNodes(port) {
@@ -18,18 +19,21 @@ async function clusterNodes(port) {
 }
 
 function parseNodes(text) {
-  return text.trim().split('\n').map((line) => {
-    const [id, address, flags, masterId, , , , link, ...slots] = line.split(' ')
-    return {
-      id,
-      port: Number(address.split(':')[1].split('@')[0]),
-      role: flags.includes('master') ? 'master' : 'replica',
-      failed: flags.includes('fail'),
-      connected: link === 'connected',
-      masterId,
-      slots,
-    }
-  })
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, address, flags, masterId, , , , link, ...slots] = line.split(' ')
+      return {
+        id,
+        port: Number(address.split(':')[1].split('@')[0]),
+        role: flags.includes('master') ? 'master' : 'replica',
+        failed: flags.includes('fail'),
+        connected: link === 'connected',
+        masterId,
+        slots,
+      }
+    })
 }
 
 async function waitFor(what, check, timeoutMs = 20_000) {
@@ -52,17 +56,35 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, p
     const port = await freePort()
     const nodeDir = path.join(dir, String(port))
     fs.mkdirSync(nodeDir)
-    nodes.push(await startRedis({
-      port,
-      args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(nodeDir, 'nodes.conf'),
-        '--cluster-node-timeout', String(nodeTimeoutMs), '--dir', nodeDir,
-        // A replica whose link to its master is young may fail over all the same.
-        '--cluster-replica-validity-factor', '0',
-        ...(password ? ['--requirepass', password, '--masterauth', password] : [])],
-    }))
+    nodes.push(
+      await startRedis({
+        port,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          path.join(nodeDir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+          '--dir',
+          nodeDir,
+          // A replica whose link to its master is young may fail over all the same.
+          '--cluster-replica-validity-factor',
+          '0',
+          ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+        ],
+      }),
+    )
   }
-  await promisify(execFile)('redis-cli', [...auth, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
-    '--cluster-replicas', String(replicas), '--cluster-yes'])
+  await promisify(execFile)('redis-cli', [
+    ...auth,
+    '--cluster',
+    'create',
+    ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas',
+    String(replicas),
+    '--cluster-yes',
+  ])
   const ready = async () => {
     for (const node of nodes) {
       if (node.child.exitCode !== null || node.child.signalCode !== null) continue
@@ -82,10 +104,15 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, p
     seeds: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
     /** The ports of the nodes that serve slots now. */
     async masterPorts(viaPort = nodes.find((n) => n.child.exitCode === null && n.child.signalCode === null).port) {
-      return (await clusterView(viaPort)).filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0).map((n) => n.port)
+      return (await clusterView(viaPort))
+        .filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0)
+        .map((n) => n.port)
     },
     client() {
-      return new Redis.Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } })
+      return new Redis.Cluster(
+        nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+        { redisOptions: { maxRetriesPerRequest: 1 } },
+      )
     },
     async stop() {
       for (const node of nodes) await node.stop()

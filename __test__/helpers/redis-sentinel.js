@@ -22,7 +22,9 @@ async function waitReady(sentinels, replicas) {
       const views = await Promise.all(probes.map((p) => p.call('SENTINEL', 'master', NAME)))
       const ready = views.every((flat) => {
         const view = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])))
-        return view['num-slaves'] === String(replicas.length) && view['num-other-sentinels'] === String(sentinels.length - 1)
+        return (
+          view['num-slaves'] === String(replicas.length) && view['num-other-sentinels'] === String(sentinels.length - 1)
+        )
       })
       if (ready) return
     }
@@ -36,17 +38,21 @@ async function startSentinels({ replicas = 1, sentinels = 3 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-sentinel-'))
   const master = await startRedis()
   const replicaServers = []
-  for (let i = 0; i < replicas; i++) replicaServers.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }))
+  for (let i = 0; i < replicas; i++)
+    replicaServers.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }))
   const sentinelServers = []
   for (let i = 0; i < sentinels; i++) {
     const port = await freePort()
     const config = path.join(dir, `sentinel-${i}.conf`)
-    fs.writeFileSync(config, [
-      `sentinel monitor ${NAME} 127.0.0.1 ${master.port} ${Math.floor(sentinels / 2) + 1}`,
-      `sentinel down-after-milliseconds ${NAME} 1000`,
-      `sentinel failover-timeout ${NAME} 10000`,
-      '',
-    ].join('\n'))
+    fs.writeFileSync(
+      config,
+      [
+        `sentinel monitor ${NAME} 127.0.0.1 ${master.port} ${Math.floor(sentinels / 2) + 1}`,
+        `sentinel down-after-milliseconds ${NAME} 1000`,
+        `sentinel failover-timeout ${NAME} 10000`,
+        '',
+      ].join('\n'),
+    )
     sentinelServers.push(await startRedis({ port, args: [config, '--sentinel'] }))
   }
   // A failover needs the replicas in sync and every Sentinel aware of them and of the others.

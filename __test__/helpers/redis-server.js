@@ -21,7 +21,10 @@ function freePort() {
 function assertInstalled() {
   const probe = spawnSync('redis-server', ['--version'])
   if (probe.error) {
-    throw new Error('redis-server is not installed: the tests start their own. On Debian/Ubuntu: apt-get install redis-server; on macOS: brew install redis')
+    throw new Error(
+      'redis-server is not installed: the tests start their own. ' +
+        'On Debian/Ubuntu: apt-get install redis-server; on macOS: brew install redis',
+    )
   }
 }
 
@@ -32,9 +35,15 @@ async function waitForPing(port, deadline) {
       socket.setTimeout(200)
       socket.on('connect', () => socket.write('PING\r\n'))
       // A server with a password answers -NOAUTH: up all the same.
-      socket.on('data', (data) => { socket.destroy(); resolve(/^(\+PONG|-NOAUTH)/.test(data.toString())) })
+      socket.on('data', (data) => {
+        socket.destroy()
+        resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()))
+      })
       socket.on('error', () => resolve(false))
-      socket.on('timeout', () => { socket.destroy(); resolve(false) })
+      socket.on('timeout', () => {
+        socket.destroy()
+        resolve(false)
+      })
     })
     if (ok) return
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`)
@@ -53,12 +62,29 @@ async function startRedis({ port, dir, args = [] } = {}) {
   port = port ?? (await freePort())
   // Without a dir of the caller's, a throwaway one: a replica still writes the RDB it syncs from.
   const scratch = dir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'rs-redis-'))
-  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no', '--dir', scratch]
+  const persistence = dir
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+    : ['--appendonly', 'no', '--dir', scratch]
   const config = args[0] && !args[0].startsWith('--') ? [args.shift()] : []
-  const child = spawn('redis-server', [
-    ...config, '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
-    '--daemonize', 'no', '--loglevel', 'warning', ...args,
-  ], { stdio: 'ignore' })
+  const child = spawn(
+    'redis-server',
+    [
+      ...config,
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      ...persistence,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      ...args,
+    ],
+    { stdio: 'ignore' },
+  )
   const exited = new Promise((resolve) => child.once('exit', resolve))
   await waitForPing(port, Date.now() + 5000)
   return {

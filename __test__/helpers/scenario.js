@@ -20,17 +20,26 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
  * alone or (null, value).
  */
 function caller(rs, style) {
-  const methods = Object.fromEntries(['activity', 'create', 'get', 'kill', 'killall', 'killsoid', 'ping', 'quit', 'set', 'soapp', 'soid']
-    .map((name) => [name, rs[name]]))
+  const methods = Object.fromEntries(
+    ['activity', 'create', 'get', 'kill', 'killall', 'killsoid', 'ping', 'quit', 'set', 'soapp', 'soid'].map((name) => [
+      name,
+      rs[name],
+    ]),
+  )
   return async (name, ...args) => {
     const method = methods[name]
     if (style === 'promise') {
       const promise = method(...args)
       assert.ok(promise instanceof Promise, `${name} returns a Promise`)
-      return promise.then((value) => ({ value }), (error) => ({ error }))
+      return promise.then(
+        (value) => ({ value }),
+        (error) => ({ error }),
+      )
     }
     let answer
-    const answered = new Promise((resolve) => { answer = resolve })
+    const answered = new Promise((resolve) => {
+      answer = resolve
+    })
     const returned = method(...args, (e, v) => answer([e, v]))
     const [err, value] = await answered
     assert.equal(returned, undefined, `${name} with a callback returns undefined`)
@@ -57,26 +66,37 @@ function normalizer(tokens) {
       assert.ok(outcome.error instanceof Error)
       return { error: `${outcome.error.name}: ${outcome.error.message}` }
     }
-    const value = renamed({ value: outcome.value }, (key, v) => ((key === 'idle' || key === 'ttl') && typeof v === 'number' ? toFive(v) : v))
+    const value = renamed({ value: outcome.value }, (key, v) =>
+      (key === 'idle' || key === 'ttl') && typeof v === 'number' ? toFive(v) : v,
+    )
     // Sessions that tie on activity come in any order.
-    if (Array.isArray(value.value?.sessions)) value.value.sessions.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+    if (Array.isArray(value.value?.sessions))
+      value.value.sessions.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
     return value
   }
   const stored = (snapshot) => {
     const data = renamed(snapshot)
     for (const [key, value] of Object.entries(data)) {
       if (Array.isArray(value) && Array.isArray(value[0])) {
-        data[key] = value.map(([member, score]) => [member, sinceNow(score)]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        data[key] = value
+          .map(([member, score]) => [member, sinceNow(score)])
+          .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       } else if (Array.isArray(value)) data[key] = [...value].sort()
       else if (value && typeof value === 'object') {
-        data[key] = { ...value, ...(value.la ? { la: sinceNow(value.la) } : {}), ...(value.ttl ? { ttl: String(toFive(value.ttl)) } : {}) }
+        data[key] = {
+          ...value,
+          ...(value.la ? { la: sinceNow(value.la) } : {}),
+          ...(value.ttl ? { ttl: String(toFive(value.ttl)) } : {}),
+        }
       }
     }
     return data
   }
   function renamed(value, reviver) {
     let text = JSON.stringify(value) ?? 'null'
-    tokens.forEach((token, i) => { text = text.split(token).join(`T${i}`) })
+    tokens.forEach((token, i) => {
+      text = text.split(token).join(`T${i}`)
+    })
     return JSON.parse(text, reviver)
   }
   return { answer, stored }
@@ -99,7 +119,10 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
   const missing = style === 'promise' ? null : {}
   const key = (...parts) => [namespace, ...parts].join(':')
 
-  /** Calls `name`; `check(value, stored)` asserts what is true everywhere; logs the normalised answer and stored state. */
+  /**
+   * Calls `name`; `check(value, stored)` asserts what is true everywhere;
+   * logs the normalised answer and stored state.
+   */
   async function step(label, name, args, check) {
     const outcome = await call(name, ...(args === undefined ? [] : [args]))
     const stored = await store.dump()
@@ -130,8 +153,14 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
       const id = String(args.id)
       assert.equal(hash.id, id)
       assert.ok(stored[key(args.app, 'us', id)].includes(v.token))
-      assert.deepEqual(stored[key(args.app, '_sessions')].find(([m]) => m === `${v.token}:${id}`), [`${v.token}:${id}`, hash.la])
-      assert.deepEqual(stored[key(args.app, '_users')].find(([m]) => m === id), [id, hash.la])
+      assert.deepEqual(
+        stored[key(args.app, '_sessions')].find(([m]) => m === `${v.token}:${id}`),
+        [`${v.token}:${id}`, hash.la],
+      )
+      assert.deepEqual(
+        stored[key(args.app, '_users')].find(([m]) => m === id),
+        [id, hash.la],
+      )
       const expiry = stored[key('SESSIONS')].find(([m]) => m === `${args.app}:${v.token}:${id}`)
       assert.equal(Number(expiry[1]), la + Number(hash.ttl))
       return check?.(v, stored, hash)
@@ -143,12 +172,18 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
     await expect('ping', 'ping', undefined, (v) => assert.equal(v, 'PONG'))
 
     // create, then get and set: the reference's keys and fields, exactly.
-    const alice1 = await create('create with d', { app: APP, id: 'alice', ip: '10.0.0.1', ttl: 3600, d: { foo: 'bar', n: 34, gone: null } },
+    const alice1 = await create(
+      'create with d',
+      { app: APP, id: 'alice', ip: '10.0.0.1', ttl: 3600, d: { foo: 'bar', n: 34, gone: null } },
       (v, stored, hash) => {
         assert.deepEqual(Object.keys(hash).sort(), ['d', 'id', 'ip', 'la', 'r', 'ttl', 'w'])
-        assert.deepEqual({ ...hash, la: 0 }, { id: 'alice', r: '1', w: '1', ip: '10.0.0.1', la: 0, ttl: '3600', d: '{"foo":"bar","n":34}' })
+        assert.deepEqual(
+          { ...hash, la: 0 },
+          { id: 'alice', r: '1', w: '1', ip: '10.0.0.1', la: 0, ttl: '3600', d: '{"foo":"bar","n":34}' },
+        )
         assert.deepEqual(stored[key(APP, 'us', 'alice')], [v.token])
-      })
+      },
+    )
     const alice2 = await create('create without d', { app: APP, id: 'alice', ip: '10.0.0.2' }, (v, stored, hash) => {
       assert.deepEqual(Object.keys(hash).sort(), ['id', 'ip', 'la', 'r', 'ttl', 'w'])
       assert.equal(hash.ttl, '7200')
@@ -158,44 +193,84 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
     const colonId = 'org:42:user:7'
     const colon = await create('create an id with ":"', { app: APP, id: colonId, ip: '4' })
     const unicodeId = 'ü😀\u0000x'
-    const unicode = await create('create a unicode id', { app: APP, id: unicodeId, ip: '😀', d: { 'ké y': 'välue 😀' } })
+    const unicode = await create('create a unicode id', {
+      app: APP,
+      id: unicodeId,
+      ip: '😀',
+      d: { 'ké y': 'välue 😀' },
+    })
 
     await expect('get', 'get', { app: APP, token: alice1 }, (s, stored) => {
       assert.deepEqual(Object.keys(s), [...SESSION_KEYS, 'd'])
       // idle is whole seconds since create: 1 when a second boundary fell between the two.
       assert.ok(s.idle === 0 || s.idle === 1, `idle ${s.idle}`)
-      assert.deepEqual({ ...s, idle: 0 }, { id: 'alice', r: 1, w: 1, ttl: 3600, idle: 0, ip: '10.0.0.1', d: { foo: 'bar', n: 34 } })
+      assert.deepEqual(
+        { ...s, idle: 0 },
+        { id: 'alice', r: 1, w: 1, ttl: 3600, idle: 0, ip: '10.0.0.1', d: { foo: 'bar', n: 34 } },
+      )
       assert.equal(stored[key(APP, alice1)].r, '2')
     })
     await expect('get counts the read before it', 'get', { app: APP, token: alice1 }, (s, stored) => {
       assert.equal(s.r, 2)
       assert.equal(stored[key(APP, alice1)].r, '3')
     })
-    await expect('set merges d, null removes', 'set', { app: APP, token: alice1, d: { n: null, last: '/read', 7: true, 2: 1.5 } }, (s, stored) => {
-      assert.deepEqual(s.d, { 2: 1.5, 7: true, foo: 'bar', last: '/read' })
-      assert.equal(s.w, 2)
-      assert.equal(s.r, 3)
-      assert.equal(stored[key(APP, alice1)].d, '{"2":1.5,"7":true,"foo":"bar","last":"/read"}')
-    })
+    await expect(
+      'set merges d, null removes',
+      'set',
+      { app: APP, token: alice1, d: { n: null, last: '/read', 7: true, 2: 1.5 } },
+      (s, stored) => {
+        assert.deepEqual(s.d, { 2: 1.5, 7: true, foo: 'bar', last: '/read' })
+        assert.equal(s.w, 2)
+        assert.equal(s.r, 3)
+        assert.equal(stored[key(APP, alice1)].d, '{"2":1.5,"7":true,"foo":"bar","last":"/read"}')
+      },
+    )
     await expect('set again', 'set', { app: APP, token: alice1, d: { foo: 'baz' } }, (s, stored) => {
       assert.equal(s.w, 3)
       assert.equal(stored[key(APP, alice1)].d, '{"2":1.5,"7":true,"foo":"baz","last":"/read"}')
     })
-    await expect('set removing every key removes d', 'set', { app: APP, token: alice1, d: { 2: null, 7: null, foo: null, last: null } }, (s, stored) => {
-      assert.deepEqual(Object.keys(s), SESSION_KEYS)
-      assert.equal('d' in stored[key(APP, alice1)], false)
-    })
+    await expect(
+      'set removing every key removes d',
+      'set',
+      { app: APP, token: alice1, d: { 2: null, 7: null, foo: null, last: null } },
+      (s, stored) => {
+        assert.deepEqual(Object.keys(s), SESSION_KEYS)
+        assert.equal('d' in stored[key(APP, alice1)], false)
+      },
+    )
 
     // d is stored exactly as JSON.stringify writes it.
-    const d = { b: 20.212, a: 1e21, z: -0, nan: NaN, inf: -Infinity, s: 'quote" back\\ \n\t\u0001 \u2028 😀 é', t: true, f: false, 10: 'ten', 1: 'one' }
-    const json = await create('create with every kind of value', { app: APP, id: 'json', ip: '1', d }, (v, stored, hash) => {
-      assert.equal(hash.d, JSON.stringify(d))
-    })
-    await expect('get every kind of value', 'get', { app: APP, token: json }, (s) => assert.deepEqual(s.d, JSON.parse(JSON.stringify(d))))
-    await expect('set every kind of value', 'set', { app: APP, token: json, d: { b: 0.1, 3: 'three', new: 'x' } }, (s, stored) => {
-      const expected = { ...JSON.parse(JSON.stringify(d)), b: 0.1, 3: 'three', new: 'x' }
-      assert.equal(stored[key(APP, json)].d, JSON.stringify(expected))
-    })
+    const d = {
+      b: 20.212,
+      a: 1e21,
+      z: -0,
+      nan: NaN,
+      inf: -Infinity,
+      s: 'quote" back\\ \n\t\u0001 \u2028 😀 é',
+      t: true,
+      f: false,
+      10: 'ten',
+      1: 'one',
+    }
+    const json = await create(
+      'create with every kind of value',
+      { app: APP, id: 'json', ip: '1', d },
+      (v, stored, hash) => {
+        assert.equal(hash.d, JSON.stringify(d))
+      },
+    )
+    await expect('get every kind of value', 'get', { app: APP, token: json }, (s) =>
+      assert.deepEqual(s.d, JSON.parse(JSON.stringify(d))),
+    )
+    await expect(
+      'set every kind of value',
+      'set',
+      { app: APP, token: json, d: { b: 0.1, 3: 'three', new: 'x' } },
+      (s, stored) => {
+        const expected = { ...JSON.parse(JSON.stringify(d)), b: 0.1, 3: 'three', new: 'x' }
+        assert.equal(stored[key(APP, json)].d, JSON.stringify(expected))
+      },
+    )
 
     // A missing session: {} for callbacks, null for promises; nothing written. In cluster
     // mode 'b…' and 'z…' name no bucket and 'A…' names bucket 0.
@@ -214,7 +289,9 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
 
     // Ids with ":" and unicode work in every method.
     await expect('get an id with ":"', 'get', { app: APP, token: colon }, (s) => assert.equal(s.id, colonId))
-    await expect('set an id with ":"', 'set', { app: APP, token: colon, d: { a: 1 } }, (s) => assert.equal(s.id, colonId))
+    await expect('set an id with ":"', 'set', { app: APP, token: colon, d: { a: 1 } }, (s) =>
+      assert.equal(s.id, colonId),
+    )
     await expect('soid an id with ":"', 'soid', { app: APP, id: colonId }, (v) => assert.equal(v.sessions.length, 1))
     await expect('get a unicode id', 'get', { app: APP, token: unicode }, (s) => {
       assert.equal(s.id, unicodeId)
@@ -235,8 +312,12 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
       assert.equal(v.sessions[0].ip, '10.0.0.2', 'most recently active first')
     })
     log.push(['soapp: most recently active first', soapp.sessions[0].ip])
-    await expect('activity', 'activity', { app: APP, [style === 'promise' ? 'deltaTime' : 'dt']: 60 }, (v) => assert.deepEqual(v, { activity: 5 }))
-    await expect('activity in another app', 'activity', { app: OTHER_APP, dt: 60, deltaTime: 60 }, (v) => assert.deepEqual(v, { activity: 0 }))
+    await expect('activity', 'activity', { app: APP, [style === 'promise' ? 'deltaTime' : 'dt']: 60 }, (v) =>
+      assert.deepEqual(v, { activity: 5 }),
+    )
+    await expect('activity in another app', 'activity', { app: OTHER_APP, dt: 60, deltaTime: 60 }, (v) =>
+      assert.deepEqual(v, { activity: 0 }),
+    )
 
     // kill removes the hash and every index entry; the id leaves _users with its last session.
     await expect('kill', 'kill', { app: APP, token: alice1 }, (v, stored) => {
@@ -265,18 +346,28 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
       assert.equal(key(APP, 'us', 'multi') in stored, false)
     })
     await expect('killsoid twice', 'killsoid', { app: APP, id: 'multi' }, (v) => assert.deepEqual(v, { kill: 0 }))
-    await expect('killsoid a unicode id', 'killsoid', { app: APP, id: unicodeId }, (v) => assert.deepEqual(v, { kill: 1 }))
+    await expect('killsoid a unicode id', 'killsoid', { app: APP, id: unicodeId }, (v) =>
+      assert.deepEqual(v, { kill: 1 }),
+    )
     await expect('get after killsoid of another id', 'get', { app: APP, token: bob }, (s) => assert.equal(s.id, 'bob'))
 
     // killall kills every session of the app and nothing of other apps.
     const keep = await create('create in another app', { app: OTHER_APP, id: 'x', ip: '1' })
     await expect('killall', 'killall', { app: APP }, (v, stored) => {
       assert.deepEqual(v, { kill: 3 })
-      assert.deepEqual(Object.keys(stored).filter((k) => k.startsWith(key(APP, ''))), [])
-      assert.deepEqual(stored[key('SESSIONS')].filter(([m]) => m.startsWith(`${APP}:`)), [])
+      assert.deepEqual(
+        Object.keys(stored).filter((k) => k.startsWith(key(APP, ''))),
+        [],
+      )
+      assert.deepEqual(
+        stored[key('SESSIONS')].filter(([m]) => m.startsWith(`${APP}:`)),
+        [],
+      )
     })
     await expect('killall twice', 'killall', { app: APP }, (v) => assert.deepEqual(v, { kill: 0 }))
-    await expect('soapp after killall', 'soapp', { app: APP, dt: 60, deltaTime: 60 }, (v) => assert.deepEqual(v, { sessions: [] }))
+    await expect('soapp after killall', 'soapp', { app: APP, dt: 60, deltaTime: 60 }, (v) =>
+      assert.deepEqual(v, { sessions: [] }),
+    )
     await expect('get in the other app', 'get', { app: OTHER_APP, token: keep }, (s) => assert.equal(s.id, 'x'))
     await expect('killall the other app', 'killall', { app: OTHER_APP }, (v, stored) => {
       assert.deepEqual(v, { kill: 1 })
@@ -296,9 +387,13 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
     await expect('killall with an expired session', 'killall', { app: APP })
 
     // no_resave keeps the expiry fixed and reports the remaining ttl.
-    const fixed = await create('create no_resave', { app: APP, id: 'fixed', ip: '1', ttl: 100, no_resave: true }, (v, stored, hash) => {
-      assert.equal(hash.no_resave, '1')
-    })
+    const fixed = await create(
+      'create no_resave',
+      { app: APP, id: 'fixed', ip: '1', ttl: 100, no_resave: true },
+      (v, stored, hash) => {
+        assert.equal(hash.no_resave, '1')
+      },
+    )
     const rewoundTo = nowSeconds() - 30
     await raw.hset(store.sessionKey(APP, fixed), 'la', rewoundTo)
     await expect('get no_resave', 'get', { app: APP, token: fixed }, (s, stored) => {
@@ -319,9 +414,14 @@ async function runScenario({ options, raw, cluster, namespace, style }) {
 
     // 50 concurrent sets of distinct keys all land.
     const busy = await create('create busy', { app: APP, id: 'busy', ip: '1' })
-    const sets = await Promise.all(Array.from({ length: 50 }, (_, i) => call('set', { app: APP, token: busy, d: { [`k${i}`]: i } })))
+    const sets = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => call('set', { app: APP, token: busy, d: { [`k${i}`]: i } })),
+    )
     const writes = sets.map((outcome) => outcome.value?.w ?? outcome.error?.message).sort((a, b) => a - b)
-    assert.deepEqual(writes, Array.from({ length: 50 }, (_, i) => i + 2))
+    assert.deepEqual(
+      writes,
+      Array.from({ length: 50 }, (_, i) => i + 2),
+    )
     log.push(['50 concurrent sets', writes])
     // Not through step(): the order of d's keys in Redis is the order in which the sets landed.
     const afterSets = await call('get', { app: APP, token: busy })

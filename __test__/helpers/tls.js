@@ -20,8 +20,23 @@ function makeCertificates(dir) {
     key(name)
     openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`)
     fs.writeFileSync(path.join(dir, `${name}.ext`), extensions)
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${by}.crt`, '-CAkey', `${by}.key`, '-CAcreateserial',
-      '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`)
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${by}.crt`,
+      '-CAkey',
+      `${by}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    )
   }
   ca('ca')
   ca('other-ca')
@@ -33,9 +48,18 @@ function makeCertificates(dir) {
 
 /** redis-server arguments for a TLS port serving the certificates in `dir`, with client certificates required. */
 function tlsServerArgs(dir, tlsPort) {
-  return ['--tls-port', String(tlsPort), '--tls-cert-file', path.join(dir, 'server.crt'),
-    '--tls-key-file', path.join(dir, 'server.key'), '--tls-ca-cert-file', path.join(dir, 'ca.crt'),
-    '--tls-auth-clients', 'yes']
+  return [
+    '--tls-port',
+    String(tlsPort),
+    '--tls-cert-file',
+    path.join(dir, 'server.crt'),
+    '--tls-key-file',
+    path.join(dir, 'server.key'),
+    '--tls-ca-cert-file',
+    path.join(dir, 'ca.crt'),
+    '--tls-auth-clients',
+    'yes',
+  ]
 }
 
 module.exports = { makeCertificates, tlsServerArgs }

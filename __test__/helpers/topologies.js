@@ -20,23 +20,44 @@ const TOPOLOGIES = {
   async standalone() {
     const server = await startRedis()
     const raw = connect(server.port)
-    return { options: { port: server.port }, raw, cluster: false, stop: async () => { raw.disconnect(); await server.stop() } }
+    return {
+      options: { port: server.port },
+      raw,
+      cluster: false,
+      stop: async () => {
+        raw.disconnect()
+        await server.stop()
+      },
+    }
   },
 
   async cluster() {
     const cluster = await startCluster({ masters: 3, replicas: 0 })
     const raw = cluster.client()
-    return { options: { cluster: cluster.seeds }, raw, cluster: true, stop: async () => { raw.disconnect(); await cluster.stop() } }
+    return {
+      options: { cluster: cluster.seeds },
+      raw,
+      cluster: true,
+      stop: async () => {
+        raw.disconnect()
+        await cluster.stop()
+      },
+    }
   },
 
   async sentinel() {
     const group = await startSentinels({ replicas: 0, sentinels: 1 })
     const raw = connect(group.master.port)
     return {
-      options: { sentinel: { name: group.name, sentinels: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })) } },
+      options: {
+        sentinel: { name: group.name, sentinels: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })) },
+      },
       raw,
       cluster: false,
-      stop: async () => { raw.disconnect(); await group.stop() },
+      stop: async () => {
+        raw.disconnect()
+        await group.stop()
+      },
     }
   },
 
@@ -46,13 +67,31 @@ const TOPOLOGIES = {
     const certs = makeCertificates(dir)
     const tlsPort = await freePort()
     const server = await startRedis({ args: [...tlsServerArgs(dir, tlsPort), '--requirepass', 'default-secret'] })
-    execFileSync('redis-cli', ['-p', String(server.port), '-a', 'default-secret', '--no-auth-warning',
-      'ACL', 'SETUSER', 'scenario', 'on', '>scenario-secret', `~${NAMESPACE_PREFIX}*`, `&${NAMESPACE_PREFIX}*`, '+@all', '-@dangerous'])
+    execFileSync('redis-cli', [
+      '-p',
+      String(server.port),
+      '-a',
+      'default-secret',
+      '--no-auth-warning',
+      'ACL',
+      'SETUSER',
+      'scenario',
+      'on',
+      '>scenario-secret',
+      `~${NAMESPACE_PREFIX}*`,
+      `&${NAMESPACE_PREFIX}*`,
+      '+@all',
+      '-@dangerous',
+    ])
     const raw = new Redis({ port: server.port, host: '127.0.0.1', password: 'default-secret', maxRetriesPerRequest: 1 })
     return {
       options: {
         port: tlsPort,
-        options: { username: 'scenario', password: 'scenario-secret', tls: { ca: certs.ca, cert: certs.cert, key: certs.key } },
+        options: {
+          username: 'scenario',
+          password: 'scenario-secret',
+          tls: { ca: certs.ca, cert: certs.cert, key: certs.key },
+        },
       },
       raw,
       cluster: false,

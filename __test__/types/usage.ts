@@ -3,18 +3,36 @@
 import RedisSessions, { Session } from '../..'
 
 type Data = { foo: string; unread?: number }
-const rs = new RedisSessions<Data>({ port: 6379, namespace: 'rs', cachetime: 30, options: { url: 'redis://localhost' } })
+const rs = new RedisSessions<Data>({
+  port: 6379,
+  namespace: 'rs',
+  cachetime: 30,
+  options: { url: 'redis://localhost' },
+})
 const secure = new RedisSessions({
   sentinel: { name: 'mymaster', sentinels: [{ host: '10.0.0.1', port: 26379 }, 'redis://10.0.0.2:26379'] },
-  options: { username: 'app', password: 'pw', tls: { ca: [Buffer.from('pem')], cert: 'pem', key: 'pem', rejectUnauthorized: true } },
+  options: {
+    username: 'app',
+    password: 'pw',
+    tls: { ca: [Buffer.from('pem')], cert: 'pem', key: 'pem', rejectUnauthorized: true },
+  },
 })
 void secure
-void new RedisSessions({ cluster: [{ host: '10.0.0.1', port: 7000 }, 'redis://10.0.0.2:7000'], options: { password: 'pw' } })
+void new RedisSessions({
+  cluster: [{ host: '10.0.0.1', port: 7000 }, 'redis://10.0.0.2:7000'],
+  options: { password: 'pw' },
+})
 // @ts-expect-error a Sentinel setup needs the master's name
 void new RedisSessions({ sentinel: { sentinels: ['redis://10.0.0.2:26379'] } })
 
 async function promises(): Promise<void> {
-  const { token }: { token: string } = await rs.create({ app: 'app', id: 'u', ip: '1', d: { foo: 'bar' }, no_resave: true })
+  const { token }: { token: string } = await rs.create({
+    app: 'app',
+    id: 'u',
+    ip: '1',
+    d: { foo: 'bar' },
+    no_resave: true,
+  })
   const session: Session<Data> | null = await rs.get({ app: 'app', token })
   if (session !== null) {
     const foo: string | undefined = session.d?.foo

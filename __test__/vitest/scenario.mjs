@@ -13,8 +13,11 @@ export function scenario(n) {
   afterAll(() => rs.quit())
 
   test(`file ${n}: create, get and kill`, async () => {
-    const sessions = await Promise.all(Array.from({ length: 100 }, (_, i) => rs.create({ app: 'vitestapp', id: `user${n}.${i}`, ip: '1' })))
-    for (const [i, { token }] of sessions.entries()) expect((await rs.get({ app: 'vitestapp', token })).id).toBe(`user${n}.${i}`)
+    const sessions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => rs.create({ app: 'vitestapp', id: `user${n}.${i}`, ip: '1' })),
+    )
+    for (const [i, { token }] of sessions.entries())
+      expect((await rs.get({ app: 'vitestapp', token })).id).toBe(`user${n}.${i}`)
     for (const { token } of sessions) expect(await rs.kill({ app: 'vitestapp', token })).toEqual({ kill: 1 })
   })
 }
