@@ -153,6 +153,7 @@ mod tests {
             ip: None,
             no_resave: false,
             d: None,
+            handle: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::data::{JsText, Value};
 use crate::error::Result;
+use crate::handle::{self, SessionRef};
 use crate::validate::{self, Args, DataArg, Style};
 
 /// A kind of field of an options object, named after its property. One
@@ -23,6 +24,10 @@ pub enum Field {
     NoResave,
     /// The activity window: `dt` or `deltaTime`.
     Window,
+    /// The session a kill names: `token`, or `id` and `handle` (`handle.rs`).
+    TokenOrHandle,
+    /// `handles`: listings show each session's handle when it is `true`.
+    Handles,
 }
 
 /// One kind of field as a type: what it is once checked, and the check.
@@ -47,6 +52,8 @@ pub mod kind {
     pub struct OptionalD;
     pub struct NoResave;
     pub struct Window;
+    pub struct TokenOrHandle;
+    pub struct Handles;
 
     impl Check for App {
         const FIELD: Field = Field::App;
@@ -120,6 +127,22 @@ pub mod kind {
         type Valid<'a> = f64;
         fn check(args: &Args, style: Style) -> Result<f64> {
             validate::window(args, style)
+        }
+    }
+
+    impl Check for TokenOrHandle {
+        const FIELD: Field = Field::TokenOrHandle;
+        type Valid<'a> = SessionRef<'a>;
+        fn check(args: &Args, _: Style) -> Result<SessionRef<'_>> {
+            handle::token_or_handle(args)
+        }
+    }
+
+    impl Check for Handles {
+        const FIELD: Field = Field::Handles;
+        type Valid<'a> = bool;
+        fn check(args: &Args, _: Style) -> Result<bool> {
+            Ok(args.handles)
         }
     }
 }

@@ -20,7 +20,8 @@
 //! - Data: `keys` (the reference's key layout), `layout` (which keys hold a
 //!   session: the reference's, or cluster mode's buckets), `token`, `data`
 //!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
-//!   (reading script replies), `clock`.
+//!   (reading script replies), `clock`, `handle` (device handles: a
+//!   session's one-way short name, and kill by handle's arguments).
 //! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
 //!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
@@ -60,6 +61,7 @@ pub(crate) mod connection;
 pub mod data;
 pub(crate) mod error;
 pub(crate) mod fields;
+pub(crate) mod handle;
 pub mod js;
 pub mod keys;
 pub(crate) mod layout;

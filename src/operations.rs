@@ -59,16 +59,17 @@ macro_rules! for_each_operation {
             get: Get [app: App, token: Token] Session -> Session = get_uncached;
             /// Merges `d` into the session: the session after the update.
             set: Set [app: App, token: Token, d: D] Session -> Session = set;
-            /// Kills one session: `{kill: 0 or 1}`.
-            kill: Kill [app: App, token: Token] Session -> Count("kill") = kill;
+            /// Kills one session, named by its token or by its id and handle: `{kill: 0 or 1}`.
+            kill: Kill [app: App, session: TokenOrHandle] Session -> Count("kill") = kill;
             /// Kills every session of the app: `{kill: n}`.
             killall: Killall [app: App] App -> Count("kill") = killall;
             /// Kills every session of an id: `{kill: n}`.
             killsoid: Killsoid [app: App, id: Id] User -> Count("kill") = killsoid;
-            /// The sessions of an id: `{sessions}`.
-            soid: Soid [app: App, id: Id] User -> Sessions = soid;
-            /// The app's sessions active within the window, most recent first: `{sessions}`.
-            soapp: Soapp [app: App, window: Window] App -> Sessions = soapp;
+            /// The sessions of an id, with `handles: true` each with its handle: `{sessions}`.
+            soid: Soid [app: App, id: Id, handles: Handles] User -> Sessions = soid;
+            /// The app's sessions active within the window, most recent first,
+            /// with `handles: true` each with its handle: `{sessions}`.
+            soapp: Soapp [app: App, window: Window, handles: Handles] App -> Sessions = soapp;
             /// Unique ids active within the window: `{activity: n}`.
             activity: Activity [app: App, window: Window] App -> Count("activity") = activity;
             /// Redis's answer to PING.

@@ -41,6 +41,7 @@ scripts! {
     KILLSOID = ["types.lua"] "killsoid.lua",
     KILLALL = ["types.lua", "member.lua"] "killall.lua",
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
+    KILL_HANDLE = ["session.lua", "types.lua", "kill_one.lua", "handle.lua"] "kill_handle.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -54,12 +55,24 @@ fn operation_keys(
     app: &str,
     subject: &str,
 ) -> ScriptInvocation<'static> {
+    scoped_keys(script, op.scope(), keys, app, subject)
+}
+
+/// As `operation_keys`, for a script whose scope is not its operation's
+/// (kill by handle reaches a user, kill by token a session).
+fn scoped_keys(
+    script: &'static Script,
+    scope: Scope,
+    keys: &Keys,
+    app: &str,
+    subject: &str,
+) -> ScriptInvocation<'static> {
     let mut invocation = script.prepare_invoke();
     invocation
         .key(keys.app_sessions(app))
         .key(keys.app_users(app))
         .key(keys.all_sessions());
-    match op.scope() {
+    match scope {
         Scope::Session => invocation.key(keys.session(app, subject)),
         Scope::User => invocation.key(keys.user_sessions(app, subject)),
         Scope::App | Scope::Server => &mut invocation,
@@ -114,6 +127,28 @@ pub fn kill(
     invocation
 }
 
+/// Kill by handle, in the id's scope. ARGV: now, app, id, handle,
+/// `ns:APP:`, `ns:APP:us:`, cache channel.
+pub fn kill_by_handle(
+    keys: &Keys,
+    app: &str,
+    id: &str,
+    handle: &str,
+    now: u64,
+    channel: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = scoped_keys(&KILL_HANDLE, Scope::User, keys, app, id);
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(id)
+        .arg(handle)
+        .arg(keys.app_prefix(app))
+        .arg(keys.user_prefix(app))
+        .arg(channel);
+    invocation
+}
+
 /// ARGV: app, id, `ns:APP:`, cache channel.
 pub fn killsoid(keys: &Keys, app: &str, id: &str, channel: &str) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&KILLSOID, Operation::Killsoid, keys, app, id);
@@ -162,6 +197,7 @@ mod tests {
             (include_str!("lua/kill.lua"), ", session hash\n"),
             (include_str!("lua/killsoid.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/killall.lua"), "\n"),
+            (include_str!("lua/kill_handle.lua"), ", ns:APP:us:ID\n"),
         ] {
             assert!(file.starts_with(&format!("{order}{subject}")), "{file}");
         }
@@ -235,6 +271,27 @@ mod tests {
         );
         let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache"));
         assert_eq!(killsoid[1..5], with("rs:app:us:u:1")[..]);
+        let by_handle = sent(&kill_by_handle(
+            &keys,
+            "app",
+            "u:1",
+            "0123456789abcdef",
+            7,
+            "rs:cache",
+        ));
+        assert_eq!(by_handle[1..5], with("rs:app:us:u:1")[..]);
+        assert_eq!(
+            by_handle[5..],
+            [
+                "7",
+                "app",
+                "u:1",
+                "0123456789abcdef",
+                "rs:app:",
+                "rs:app:us:",
+                "rs:cache"
+            ][..]
+        );
         let killall = sent(&killall(&keys, "app", "rs:cache", 10));
         assert_eq!(killall[0], "3");
         assert_eq!(killall[1..4], indexes[..]);

@@ -24,6 +24,8 @@ pub struct Session {
     /// `d` as stored, JSON text checked to be an object; JavaScript's own
     /// `JSON.parse` turns it into the caller's object, as in the reference.
     pub d: Option<String>,
+    /// Its device handle, when the listing was asked for handles (`handle.rs`).
+    pub handle: Option<String>,
 }
 
 /// Decodes `HMGET id r w ttl d la ip no_resave` read at `now`; `None` for a
@@ -76,6 +78,7 @@ fn decode_without_d(fields: &[Option<String>], now: f64) -> Option<Session> {
         ip: field(6).map(str::to_owned),
         no_resave,
         d: None,
+        handle: None,
     })
 }
 

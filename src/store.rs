@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::connection::{Conn, Connection, Listener};
 use crate::data::{self, JsText};
 use crate::error::{Result, SessionError};
+use crate::handle::{self, SessionRef};
 use crate::js::number_to_string;
 use crate::keys::{self, Keys};
 use crate::layout::Layout;
@@ -274,7 +275,11 @@ impl Store {
     }
 
     pub async fn kill(&self, input: input::Kill<'_>) -> Result<i64> {
-        let input::Kill { app, token, .. } = input;
+        let app = input.app;
+        let token = match input.session {
+            SessionRef::Token(token) => token,
+            SessionRef::Handle { id, handle } => return self.kill_by_handle(app, id, handle).await,
+        };
         let Some(keys) = self.layout.for_token(token) else {
             return Ok(0);
         };
@@ -285,6 +290,24 @@ impl Store {
             .await?;
         self.forget(app, token);
         Ok(killed)
+    }
+
+    /// One script over the id's tokens: the one whose handle matches is
+    /// killed as `kill` kills, and the script names it so the cache drops it.
+    async fn kill_by_handle(&self, app: &str, id: &str, handle: &str) -> Result<i64> {
+        let keys = self.layout.for_id(id);
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::kill_by_handle(keys, app, id, handle, now_secs(), &channel);
+        let killed: Option<String> = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
+        Ok(match killed {
+            Some(token) => {
+                self.forget(app, &token);
+                1
+            }
+            None => 0,
+        })
     }
 
     pub async fn killsoid(&self, input: input::Killsoid<'_>) -> Result<i64> {
@@ -332,7 +355,9 @@ impl Store {
     }
 
     pub async fn soid(&self, input: input::Soid<'_>) -> Result<Vec<Session>> {
-        let input::Soid { app, id, .. } = input;
+        let input::Soid {
+            app, id, handles, ..
+        } = input;
         let keys = self.layout.for_id(id);
         let now = now_secs();
         let mut members = redis::cmd("SMEMBERS");
@@ -340,18 +365,23 @@ impl Store {
         let tokens: Vec<String> = self
             .exec(async |conn| members.query_async(conn).await)
             .await?;
-        self.read_sessions(keys, app, tokens.iter().map(String::as_str), now)
+        self.read_sessions(keys, app, tokens.iter().map(String::as_str), now, handles)
             .await
     }
 
     /// Most recently used first, as `ZREVRANGEBYSCORE` orders `_sessions`;
     /// in cluster mode the buckets' answers are merged in that same order.
     pub async fn soapp(&self, input: input::Soapp<'_>) -> Result<Vec<Session>> {
-        let input::Soapp { app, window, .. } = input;
+        let input::Soapp {
+            app,
+            window,
+            handles,
+            ..
+        } = input;
         let now = now_secs();
         let since = number_to_string(now as f64 - window);
         let parts = self
-            .each_bucket(|keys| self.soapp_in(keys, app, &since, now))
+            .each_bucket(|keys| self.soapp_in(keys, app, &since, now, handles))
             .await?;
         let buckets = parts.len();
         let mut ranked = parts.concat();
@@ -372,6 +402,7 @@ impl Store {
         app: &str,
         since: &str,
         now: u64,
+        handles: bool,
     ) -> Result<Vec<(f64, String, Session)>> {
         let mut range = redis::cmd("ZREVRANGEBYSCORE");
         range
@@ -388,7 +419,7 @@ impl Store {
                 |(token, _)| token,
             )
         });
-        let rows = self.read_rows(keys, app, tokens, now).await?;
+        let rows = self.read_rows(keys, app, tokens, now, handles).await?;
         Ok(members
             .into_iter()
             .zip(rows)
@@ -406,22 +437,29 @@ impl Store {
         app: &str,
         tokens: impl Iterator<Item = &str>,
         now: u64,
+        handles: bool,
     ) -> Result<Vec<Session>> {
-        let rows = self.read_rows(keys, app, tokens, now).await?;
+        let rows = self.read_rows(keys, app, tokens, now, handles).await?;
         Ok(rows.into_iter().flatten().collect())
     }
 
     /// The sessions of `tokens`, in their order; `None` for a missing or dead
-    /// one. A `d` that is not a JSON object is left out of its session.
+    /// one. A `d` that is not a JSON object is left out of its session. With
+    /// `handles`, each session carries its handle.
     async fn read_rows(
         &self,
         keys: &Keys,
         app: &str,
         tokens: impl Iterator<Item = &str>,
         now: u64,
+        handles: bool,
     ) -> Result<Vec<Option<Session>>> {
         let mut reads = redis::pipe();
+        let mut handles_of_rows = Vec::new();
         for token in tokens {
+            if handles {
+                handles_of_rows.push(handle::of(token));
+            }
             reads
                 .cmd("HMGET")
                 .arg(keys.session(app, token))
@@ -433,9 +471,14 @@ impl Store {
         let rows: Vec<Vec<Option<String>>> = self
             .exec(async |conn| reads.query_async(conn).await)
             .await?;
+        let mut handles_of_rows = handles_of_rows.into_iter();
         Ok(rows
             .iter()
-            .map(|fields| session::decode_listed(fields, now as f64))
+            .map(|fields| {
+                let handle = handles_of_rows.next();
+                session::decode_listed(fields, now as f64)
+                    .map(|session| Session { handle, ..session })
+            })
             .collect())
     }
 

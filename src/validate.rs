@@ -50,6 +50,10 @@ pub struct Args {
     pub no_resave: bool,
     pub dt: Arg,
     pub delta_time: Arg,
+    /// A device handle (`handle.rs`), which names a session with `id`.
+    pub handle: Arg,
+    /// `handles: true`: listings show each session's handle.
+    pub handles: bool,
 }
 
 fn present<'a>(arg: &'a Arg, item: &'static str) -> Result<&'a str> {

@@ -27,7 +27,7 @@ proptest! {
         let args = Args {
             app: Arg::Text(app), id: Arg::Text(id.clone()), ip: Arg::Text(ip.clone()), token: Arg::Text(token),
             ttl: Arg::Text(ttl), dt: Arg::Text(dt.clone()), delta_time: Arg::Text(dt),
-            d: DataArg::Object(entries), no_resave: false,
+            d: DataArg::Object(entries), no_resave: false, ..Args::default()
         };
         let _ = validate::app(&args.app);
         let _ = validate::token(&args.token);

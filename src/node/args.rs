@@ -170,6 +170,16 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
                 args.dt = arg(&get(c"dt")?)?;
                 args.delta_time = arg(&get(c"deltaTime")?)?;
             }
+            Field::TokenOrHandle => {
+                args.token = arg(&get(c"token")?)?;
+                args.id = arg(&get(c"id")?)?;
+                args.handle = arg(&get(c"handle")?)?;
+            }
+            Field::Handles => {
+                // `true` only, as `no_resave`.
+                let value = get(c"handles")?;
+                args.handles = value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?;
+            }
         }
     }
     Ok(args)

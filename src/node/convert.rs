@@ -35,7 +35,8 @@ impl<'env, 't> DataReader<'env, 't> {
     }
 }
 
-/// `{id, r, w, ttl, idle, ip}`, then `no_resave` and `d` when present, in the reference's key order.
+/// `{id, r, w, ttl, idle, ip}`, then `no_resave` and `d` when present, in the
+/// reference's key order; then `handle` when the listing asked for handles.
 pub fn session<'env>(env: &'env Env, s: &Session) -> Result<Object<'env>> {
     session_with(env, s, &mut DataReader::new(env))
 }
@@ -60,6 +61,9 @@ fn session_with<'env, 't>(
     }
     if let Some(d) = &s.d {
         object.set_named_property("d", data.read(d)?)?;
+    }
+    if let Some(handle) = &s.handle {
+        object.set_named_property("handle", handle.as_str())?;
     }
     Ok(object)
 }
