@@ -31,7 +31,7 @@ describe('Redis Cluster', () => {
       assert.equal(await rs.ping(), 'PONG')
       for (const port of masters) {
         const scripts = Number(/number_of_cached_scripts:(\d+)/.exec(await cli(port, 'INFO', 'memory'))[1])
-        assert.equal(scripts, 6, `master ${port}`)
+        assert.equal(scripts, 7, `master ${port}`)
       }
     } finally {
       await rs.quit()
