@@ -25,6 +25,12 @@ export interface Session<D extends SessionData = SessionData> {
   no_resave?: true
 }
 
+/** A session as `soid` and `soapp` list it with `handles: true`. */
+export interface HandledSession<D extends SessionData = SessionData> extends Session<D> {
+  /** Its device handle: 16 lowercase hex digits; `kill({app, id, handle})` kills it, nothing reads it. */
+  handle: string
+}
+
 /** node_redis v3 (`url`, `password`, `db`) or node-redis v4 (`url`, `username`, `password`, `database`, `socket`) settings. */
 export interface ConnectionOptions {
   url?: string
@@ -117,6 +123,10 @@ export interface RedisSessionsError extends Error {
 export interface AppOptions { app: string }
 export interface TokenOptions { app: string; token: string }
 export interface IdOptions { app: string; id: string }
+/** Kill by device handle: the session of `id` whose handle (from `soid`/`soapp` with `handles: true`) this is. */
+export interface HandleOptions { app: string; id: string; handle: string; token?: undefined }
+/** `handles: true`: each listed session carries its `handle`. */
+export interface HandlesOption { handles: true }
 /** The activity window in seconds (>= 10): `deltaTime` (v4) or `dt` (v3); either is accepted. */
 export type WindowOptions = { app: string } & ({ deltaTime: number; dt?: number } | { dt: number; deltaTime?: number })
 
@@ -165,8 +175,9 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   set(options: SetOptions<D>, callback: Callback<Session<D> | Record<string, never>>): void
   set(options: SetOptions<D>): Promise<Session<D> | null>
 
-  kill(options: TokenOptions, callback: Callback<{ kill: number }>): void
-  kill(options: TokenOptions): Promise<{ kill: number }>
+  /** Kills one session, named by its token or by its id and device handle. */
+  kill(options: TokenOptions | HandleOptions, callback: Callback<{ kill: number }>): void
+  kill(options: TokenOptions | HandleOptions): Promise<{ kill: number }>
 
   /** Kills every session of the app. */
   killall(options: AppOptions, callback: Callback<{ kill: number }>): void
@@ -177,12 +188,16 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   killsoid(options: IdOptions): Promise<{ kill: number }>
 
   /** Sessions of one id. */
-  soid(options: IdOptions, callback: Callback<{ sessions: Session<D>[] }>): void
-  soid(options: IdOptions): Promise<{ sessions: Session<D>[] }>
+  soid(options: IdOptions & HandlesOption, callback: Callback<{ sessions: HandledSession<D>[] }>): void
+  soid(options: IdOptions & HandlesOption): Promise<{ sessions: HandledSession<D>[] }>
+  soid(options: IdOptions & { handles?: boolean }, callback: Callback<{ sessions: Session<D>[] }>): void
+  soid(options: IdOptions & { handles?: boolean }): Promise<{ sessions: Session<D>[] }>
 
   /** Sessions of the app active within the window, most recent first. */
-  soapp(options: WindowOptions, callback: Callback<{ sessions: Session<D>[] }>): void
-  soapp(options: WindowOptions): Promise<{ sessions: Session<D>[] }>
+  soapp(options: WindowOptions & HandlesOption, callback: Callback<{ sessions: HandledSession<D>[] }>): void
+  soapp(options: WindowOptions & HandlesOption): Promise<{ sessions: HandledSession<D>[] }>
+  soapp(options: WindowOptions & { handles?: boolean }, callback: Callback<{ sessions: Session<D>[] }>): void
+  soapp(options: WindowOptions & { handles?: boolean }): Promise<{ sessions: Session<D>[] }>
 
   ping(callback: Callback<string>): void
   ping(): Promise<string>

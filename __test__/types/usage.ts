@@ -50,6 +50,13 @@ async function promises(): Promise<void> {
   const { sessions } = await rs.soapp({ app: 'app', dt: 60 })
   const first: Session<Data> | undefined = sessions[0]
   const { kill }: { kill: number } = await rs.killsoid({ app: 'app', id: 'u' })
+  const devices = await rs.soid({ app: 'app', id: 'u', handles: true })
+  const handle: string = devices.sessions[0].handle
+  await rs.kill({ app: 'app', id: 'u', handle })
+  // @ts-expect-error without handles: true a listed session has no handle
+  void (await rs.soid({ app: 'app', id: 'u' })).sessions[0].handle.length
+  // @ts-expect-error a kill by handle needs the id
+  await rs.kill({ app: 'app', handle })
   const pong: string = await rs.ping()
   void activity
   void first
