@@ -1,6 +1,7 @@
 'use strict'
 // What the benchmark runs: the implementations and the workloads. Shared by
 // the orchestrator (run.js) and the child that measures one run (worker.js).
+const crypto = require('node:crypto')
 
 /** Each implementation: how to load it, how to call it, which window key it reads. */
 const IMPLS = {
@@ -50,6 +51,13 @@ const ops = {
     ok.session,
   ],
   kill: (ctx, i) => ['kill', { app: APP.kill, token: ctx.kill[i] }, ok.kill],
+  // The seeded kill sessions by their id (as run.js seeds them) and device handle, computed once in the warm-up.
+  killByHandle: (ctx, i) => {
+    ctx.handles ??= ctx.kill.map((token) =>
+      crypto.createHash('sha1').update(`handle:${token}`).digest('hex').slice(0, 16),
+    )
+    return ['kill', { app: APP.kill, id: `k${i % 5000}`, handle: ctx.handles[i] }, ok.kill]
+  },
   cachedGet: (ctx, i) => ['get', { app: APP.pool, token: ctx.pool[i % CACHED] }, ok.session],
   soid: (ctx, i) => ['soid', { app: APP.big, id: `u${i % BIG_IDS}` }, ok.soid],
   activity: (ctx) => ['activity', { app: APP.big, [ctx.windowKey]: WINDOW }, ok.activity],
@@ -87,6 +95,8 @@ const WORKLOADS = [
   { name: 'activity c=100', op: 'activity', c: 100, n: 30000 },
   { name: 'soapp c=1 (10,000 sessions)', op: 'soapp', c: 1, n: 12 },
   { name: 'mix 80/15/5 c=100', op: 'mix', c: 100, n: 30000, cleanup: APP.create, impls: ALL_IMPLS },
+  // Only rs has it; beside 'kill c=100' and 'create c=100'.
+  { name: 'kill by handle c=100', op: 'killByHandle', c: 100, n: 20000, seedKill: true, impls: ['rs'] },
 ].map((w) => ({ impls: MAIN_IMPLS, ...w }))
 
 /** Warm-up operations before the measured ones: a tenth, at least one. */
