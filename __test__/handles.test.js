@@ -99,7 +99,7 @@ for (const topologyName of ['standalone', 'cluster']) {
     })
 
     for (const style of ['callback', 'promise']) {
-      it(`${style}: soid and soapp show handles only when asked; kill by handle removes what kill removes`, async () => {
+      it(`${style}: handles only when asked; kill by handle removes what kill removes`, async () => {
         const ns = `hd${style}`
         const rs = new RedisSessions({ ...topology.options, namespace: ns, wipe: 0 })
         const store = reader(topology.raw, ns, { cluster: topology.cluster })
@@ -208,7 +208,7 @@ for (const topologyName of ['standalone', 'cluster']) {
       })
     }
 
-    it('kill by handle racing kill by token and other kills by handle: each session dies once, indexes stay whole', async () => {
+    it('kill by handle racing kill by token and by handle: each session dies once, indexes whole', async () => {
       const ns = 'hdrace'
       const rs = new RedisSessions({ ...topology.options, namespace: ns, wipe: 0 })
       const store = reader(topology.raw, ns, { cluster: topology.cluster })
@@ -273,7 +273,7 @@ describe('device handles beside the cache and redis-sessions 3.0.0 (standalone)'
     }
   })
 
-  it('redis-sessions 3.0.0 reads and kills sessions listed with handles, and rs kills its sessions by handle', async () => {
+  it('redis-sessions 3.0.0 reads and kills sessions listed with handles; rs kills its sessions by handle', async () => {
     const ns = 'hdfleet'
     const rs = new RedisSessions({ ...topology.options, namespace: ns, wipe: 0 })
     const v3 = new RedisSessionsV3({ ...topology.options, namespace: ns, wipe: 0 })
