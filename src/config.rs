@@ -20,6 +20,10 @@ pub struct RawOptions {
     pub cachetime: Option<f64>,
     /// Most sessions cached. Default 5000.
     pub cachemax: Option<f64>,
+    /// Seconds after a session's last touch during which `get` writes
+    /// nothing. Default 0: every get touches. `NaN` stands for a value that
+    /// is not a number.
+    pub touch_after: Option<f64>,
     /// Where to connect: `host`/`port`, `options`, `sentinel`, `cluster`.
     pub target: RawTarget,
     /// How every connection is opened: timeouts, keepalive.
@@ -34,6 +38,8 @@ pub struct Config {
     pub wipe_every: Option<Duration>,
     pub cache_time: Option<Duration>,
     pub cache_max: usize,
+    /// Whole seconds; 0 when every get touches.
+    pub touch_after: u64,
     pub target: Target,
     pub connection: ConnectionSettings,
 }
@@ -42,9 +48,24 @@ const DEFAULT_WIPE_SECS: f64 = 600.0;
 const MIN_WIPE_SECS: f64 = 10.0;
 const DEFAULT_CACHE_MAX: usize = 5000;
 const MAX_CACHE_ENTRIES: f64 = 1e9;
+/// About 31 years: a longer window (`Infinity` included) becomes this one.
+/// It already exceeds any ttl that can be lived out, so the clamp changes nothing a user sees.
+const MAX_TOUCH_AFTER_SECS: f64 = 1e9;
 
 fn truthy(n: Option<f64>) -> Option<f64> {
     n.filter(|v| *v != 0.0 && !v.is_nan())
+}
+
+/// `touchAfter`: whole seconds from 0 (off) up to the clamp; anything else
+/// (negative, `NaN`, not a number) is refused rather than guessed at.
+fn touch_after(raw: Option<f64>) -> Result<u64> {
+    match raw {
+        None => Ok(0),
+        Some(secs) if secs >= 0.0 => Ok(secs.min(MAX_TOUCH_AFTER_SECS).trunc() as u64),
+        Some(_) => Err(SessionError::InvalidOptions(
+            "touchAfter must be a number of seconds >= 0 (0 touches on every get)".to_owned(),
+        )),
+    }
 }
 
 impl Config {
@@ -66,6 +87,7 @@ impl Config {
             .filter(|n| *n > 0.0)
             // A bound, not a size: the cache grows only as sessions are read.
             .map_or(DEFAULT_CACHE_MAX, |n| n.min(MAX_CACHE_ENTRIES) as usize);
+        let touch_after = touch_after(raw.touch_after)?;
         let namespace = raw
             .namespace
             .filter(|ns| !ns.is_empty())
@@ -83,6 +105,7 @@ impl Config {
             wipe_every,
             cache_time,
             cache_max,
+            touch_after,
             connection: raw.connection.resolve()?,
         })
     }
@@ -184,6 +207,7 @@ mod tests {
         assert_eq!(c.wipe_every, Some(Duration::from_secs(600)));
         assert_eq!(c.cache_time, None);
         assert_eq!(c.cache_max, 5000);
+        assert_eq!(c.touch_after, 0);
         assert_eq!(c.target.describe(), "127.0.0.1:6379");
         assert_eq!(c.connection, ConnectionSettings::default());
     }
@@ -229,6 +253,31 @@ mod tests {
                     ..Default::default()
                 }),
                 Err(SessionError::InvalidOptions(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn touch_after_is_whole_seconds_clamped_or_refused() {
+        let touch_after = |secs| {
+            Config::from_options(RawOptions {
+                touch_after: secs,
+                ..Default::default()
+            })
+            .map(|c| c.touch_after)
+        };
+        assert_eq!(touch_after(None).ok(), Some(0));
+        assert_eq!(touch_after(Some(0.0)).ok(), Some(0));
+        assert_eq!(touch_after(Some(-0.0)).ok(), Some(0));
+        assert_eq!(touch_after(Some(60.9)).ok(), Some(60));
+        assert_eq!(touch_after(Some(0.5)).ok(), Some(0));
+        for huge in [1e9, 1e300, f64::MAX, f64::INFINITY] {
+            assert_eq!(touch_after(Some(huge)).ok(), Some(1_000_000_000));
+        }
+        for bad in [-1.0, -1e-300, f64::NEG_INFINITY, f64::NAN] {
+            assert!(matches!(
+                touch_after(Some(bad)),
+                Err(SessionError::InvalidOptions(ref message)) if message.starts_with("touchAfter")
             ));
         }
     }

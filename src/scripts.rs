@@ -80,10 +80,16 @@ fn scoped_keys(
     invocation
 }
 
-/// ARGV: now, app, token.
-pub fn get(keys: &Keys, app: &str, token: &str, now: u64) -> ScriptInvocation<'static> {
+/// ARGV: now, app, token, touchAfter (seconds; 0: every read touches).
+pub fn get(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    now: u64,
+    touch_after: u64,
+) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&GET, Operation::Get, keys, app, token);
-    invocation.arg(now).arg(app).arg(token);
+    invocation.arg(now).arg(app).arg(token).arg(touch_after);
     invocation
 }
 
@@ -257,10 +263,10 @@ mod tests {
             expected.push(last.to_owned());
             expected
         };
-        let get = sent(&get(&keys, "app", &token, 7));
+        let get = sent(&get(&keys, "app", &token, 7, 30));
         assert_eq!(get[0], "4");
         assert_eq!(get[1..5], with(&hash)[..]);
-        assert_eq!(get[5..], ["7", "app", &token][..]);
+        assert_eq!(get[5..], ["7", "app", &token, "30"][..]);
         let set = sent(&set(&keys, "app", &token, 7, "rs:cache", &[]));
         assert_eq!(set[1..5], with(&hash)[..]);
         let kill = sent(&kill(&keys, "app", &token, 7, "rs:cache"));

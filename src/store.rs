@@ -45,6 +45,8 @@ pub struct Store {
     layout: Layout,
     conn: Arc<Connection>,
     cache: Option<Arc<SessionCache>>,
+    /// `touchAfter`: seconds after a touch during which `get` writes nothing; 0 is off.
+    touch_after: u64,
     /// The wiper, the cache subscriber and the connection watcher.
     background: Mutex<Vec<AbortHandle>>,
     /// Read-held by every admitted operation until it ends: `quit` takes it
@@ -90,6 +92,7 @@ impl Store {
             layout,
             conn,
             cache,
+            touch_after: config.touch_after,
             background: Mutex::new(background),
             operations: Arc::new(RwLock::new(())),
             quitting: AtomicBool::new(false),
@@ -223,7 +226,7 @@ impl Store {
         let outcome = match self.layout.for_token(token) {
             None => Ok(None),
             Some(keys) => {
-                let invocation = scripts::get(keys, app, token, now);
+                let invocation = scripts::get(keys, app, token, now, self.touch_after);
                 self.exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
                     .await
                     .and_then(|value| match reply::fields(&value, "get")? {

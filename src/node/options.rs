@@ -25,6 +25,16 @@ fn only_number(value: &Unknown) -> Result<Option<f64>> {
     }
 }
 
+/// A number; any other value but `undefined`/`null` is `NaN`, which the
+/// engine refuses: for a setting of ours, where no reference reading must be kept.
+fn strict_number(value: &Unknown) -> Result<Option<f64>> {
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Number => number(value),
+        _ => Ok(Some(f64::NAN)),
+    }
+}
+
 /// PEM text from a string or a Buffer.
 fn pem(value: &Unknown) -> Result<Option<Vec<u8>>> {
     if value.is_buffer()? {
@@ -135,6 +145,7 @@ pub fn read_options(
         raw.wipe = number(&get(&object, "wipe")?)?;
         raw.cachetime = number(&get(&object, "cachetime")?)?;
         raw.cachemax = number(&get(&object, "cachemax")?)?;
+        raw.touch_after = strict_number(&get(&object, "touchAfter")?)?;
         raw.connection.connect_timeout = number(&get(&object, "connectTimeout")?)?;
         raw.connection.command_timeout = number(&get(&object, "commandTimeout")?)?;
         raw.target.sentinel = read_sentinel(&get(&object, "sentinel")?)?;
