@@ -343,7 +343,7 @@ describe('fuzz', () => {
     })
     if (random() < 0.05) return pick([null, 'string', 42, [], throwing, () => 1, Symbol('o')])
     const options = {}
-    for (const key of ['port', 'wipe', 'cachetime', 'cachemax', 'connectTimeout', 'commandTimeout'])
+    for (const key of ['port', 'wipe', 'cachetime', 'cachemax', 'connectTimeout', 'commandTimeout', 'touchAfter'])
       if (random() < 0.5) options[key] = pick(numbers)
     for (const key of ['host', 'namespace'])
       if (random() < 0.3)
