@@ -90,6 +90,14 @@ export interface RedisSessionsOptions {
   cachetime?: number
   /** Most sessions the cache keeps; least recently used go first. Default 5000. */
   cachemax?: number
+  /**
+   * Lazy touch: a `get` less than this many whole seconds after the session's
+   * last touch writes nothing (`r` stays, `idle`, `soapp` and `activity` lag by
+   * up to this). A session whose ttl is not above it is touched on every get.
+   * Default 0 (every get touches); larger than 1e9 becomes 1e9; negative or not
+   * a number is an `invalidOptions` error.
+   */
+  touchAfter?: number
   /** Milliseconds a call waits for a connection before failing. Default 5000. */
   connectTimeout?: number
   /** Milliseconds a Redis command may take before failing. Default 5000. */
