@@ -80,7 +80,10 @@ fn scoped_keys(
     invocation
 }
 
-/// ARGV: now, app, token, touchAfter (seconds; 0: every read touches).
+/// ARGV: now, app, token, then touchAfter when it is on (not 0). Off, the
+/// command is the 10 arguments it always was: Redis refuses more than 10
+/// from a client that has not authenticated with a protocol error, where
+/// with 10 it answers that authentication is required.
 pub fn get(
     keys: &Keys,
     app: &str,
@@ -89,7 +92,10 @@ pub fn get(
     touch_after: u64,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&GET, Operation::Get, keys, app, token);
-    invocation.arg(now).arg(app).arg(token).arg(touch_after);
+    invocation.arg(now).arg(app).arg(token);
+    if touch_after > 0 {
+        invocation.arg(touch_after);
+    }
     invocation
 }
 
@@ -263,10 +269,12 @@ mod tests {
             expected.push(last.to_owned());
             expected
         };
-        let get = sent(&get(&keys, "app", &token, 7, 30));
+        let get_lazy = sent(&get(&keys, "app", &token, 7, 30));
+        assert_eq!(get_lazy[5..], ["7", "app", &token, "30"][..]);
+        let get = sent(&get(&keys, "app", &token, 7, 0));
         assert_eq!(get[0], "4");
         assert_eq!(get[1..5], with(&hash)[..]);
-        assert_eq!(get[5..], ["7", "app", &token, "30"][..]);
+        assert_eq!(get[5..], ["7", "app", &token][..]);
         let set = sent(&set(&keys, "app", &token, 7, "rs:cache", &[]));
         assert_eq!(set[1..5], with(&hash)[..]);
         let kill = sent(&kill(&keys, "app", &token, 7, "rs:cache"));
