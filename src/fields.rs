@@ -28,6 +28,10 @@ pub enum Field {
     TokenOrHandle,
     /// `handles`: listings show each session's handle when it is `true`.
     Handles,
+    /// create's `max`: the most live sessions an id keeps (ours, not the reference's).
+    Max,
+    /// create's `maxAge`: seconds the session lives at most (ours, not the reference's).
+    MaxAge,
 }
 
 /// One kind of field as a type: what it is once checked, and the check.
@@ -54,6 +58,8 @@ pub mod kind {
     pub struct Window;
     pub struct TokenOrHandle;
     pub struct Handles;
+    pub struct Max;
+    pub struct MaxAge;
 
     impl Check for App {
         const FIELD: Field = Field::App;
@@ -143,6 +149,22 @@ pub mod kind {
         type Valid<'a> = bool;
         fn check(args: &Args, _: Style) -> Result<bool> {
             Ok(args.handles)
+        }
+    }
+
+    impl Check for Max {
+        const FIELD: Field = Field::Max;
+        type Valid<'a> = Option<f64>;
+        fn check(args: &Args, _: Style) -> Result<Option<f64>> {
+            validate::max(args.max)
+        }
+    }
+
+    impl Check for MaxAge {
+        const FIELD: Field = Field::MaxAge;
+        type Valid<'a> = Option<f64>;
+        fn check(args: &Args, _: Style) -> Result<Option<f64>> {
+            validate::max_age(args.max_age)
         }
     }
 }

@@ -51,8 +51,10 @@ pub enum Reply {
 macro_rules! for_each_operation {
     ($then:ident) => {
         $then! {
-            /// Creates a session for an id: `{token}`.
-            create: Create [app: App, id: Id, ip: Ip, ttl: Ttl, d: OptionalD, no_resave: NoResave]
+            /// Creates a session for an id: `{token}`. `max` and `max_age`
+            /// are ours, checked after the reference's fields.
+            create: Create [app: App, id: Id, ip: Ip, ttl: Ttl, d: OptionalD, no_resave: NoResave,
+                max: Max, max_age: MaxAge]
                 User -> Token = create;
             /// The session, counting this read. The binding asks the cache
             /// first (`Store::get_cached`); the engine method is the Redis half.
@@ -198,6 +200,18 @@ mod tests {
         args.d = crate::DataArg::NotAnObject;
         assert_eq!(message(&args).as_deref(), Some("d must be an object"));
         args.d = crate::DataArg::Falsy;
+        args.max = crate::validate::NumberArg::Number(0.0);
+        args.max_age = crate::validate::NumberArg::Number(5.0);
+        assert_eq!(
+            message(&args).as_deref(),
+            Some("max must be a positive integer")
+        );
+        args.max = crate::validate::NumberArg::Absent;
+        assert_eq!(
+            message(&args).as_deref(),
+            Some("maxAge must be a positive integer >= 10")
+        );
+        args.max_age = crate::validate::NumberArg::Absent;
         assert_eq!(message(&args), None);
         assert_eq!(
             Operation::Create.fields(),
@@ -207,7 +221,9 @@ mod tests {
                 Field::Ip,
                 Field::Ttl,
                 Field::OptionalD,
-                Field::NoResave
+                Field::NoResave,
+                Field::Max,
+                Field::MaxAge
             ]
         );
     }

@@ -29,6 +29,16 @@ pub enum DataArg {
     Object(Vec<(JsText, Value)>),
 }
 
+/// A numeric option of our own (not the reference's): absent, a JavaScript
+/// number, or any other value, which is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum NumberArg {
+    #[default]
+    Absent,
+    Number(f64),
+    NotANumber,
+}
+
 /// Which API the caller used; it changes the name and message of the window check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -54,6 +64,10 @@ pub struct Args {
     pub handle: Arg,
     /// `handles: true`: listings show each session's handle.
     pub handles: bool,
+    /// create's cap on an id's sessions.
+    pub max: NumberArg,
+    /// create's absolute lifetime, in seconds.
+    pub max_age: NumberArg,
 }
 
 fn present<'a>(arg: &'a Arg, item: &'static str) -> Result<&'a str> {
@@ -126,6 +140,26 @@ pub fn window(args: &Args, style: Style) -> Result<f64> {
         },
         Arg::Falsy => Err(SessionError::InvalidValue(message.to_owned())),
     }
+}
+
+/// An optional whole number of at least `least`: `None` when absent; a
+/// value that is not a number, not whole or below `least` fails with `message`.
+fn optional_integer(arg: NumberArg, least: f64, message: &str) -> Result<Option<f64>> {
+    match arg {
+        NumberArg::Absent => Ok(None),
+        NumberArg::Number(n) if n.is_finite() && n.fract() == 0.0 && n >= least => Ok(Some(n)),
+        _ => Err(SessionError::InvalidValue(message.to_owned())),
+    }
+}
+
+/// create's `max`: a whole number of sessions, at least 1.
+pub fn max(arg: NumberArg) -> Result<Option<f64>> {
+    optional_integer(arg, 1.0, "max must be a positive integer")
+}
+
+/// create's `maxAge`: whole seconds, at least 10 (as a ttl).
+pub fn max_age(arg: NumberArg) -> Result<Option<f64>> {
+    optional_integer(arg, 10.0, "maxAge must be a positive integer >= 10")
 }
 
 /// A `d` that passed the checks: at least one key, only allowed value types.
@@ -255,5 +289,27 @@ mod tests {
             msg(data(&bad)),
             "d.nested has a forbidden type. Only strings, numbers, boolean and null are allowed."
         );
+    }
+
+    #[test]
+    fn max_and_max_age_are_whole_numbers_when_given() {
+        use NumberArg::{Absent, NotANumber, Number};
+        assert_eq!(max(Absent).unwrap(), None);
+        assert_eq!(max(Number(1.0)).unwrap(), Some(1.0));
+        for bad in [
+            Number(0.0),
+            Number(-1.0),
+            Number(1.5),
+            Number(f64::NAN),
+            Number(f64::INFINITY),
+            NotANumber,
+        ] {
+            assert_eq!(msg(max(bad)), "max must be a positive integer");
+        }
+        assert_eq!(max_age(Absent).unwrap(), None);
+        assert_eq!(max_age(Number(10.0)).unwrap(), Some(10.0));
+        for bad in [Number(9.0), Number(10.5), Number(f64::NAN), NotANumber] {
+            assert_eq!(msg(max_age(bad)), "maxAge must be a positive integer >= 10");
+        }
     }
 }

@@ -9,6 +9,7 @@ use napi::{Env, Result};
 
 use crate::data::{JsText, Value};
 use crate::fields::Field;
+use crate::validate::NumberArg;
 use crate::{Arg, Args, DataArg, SessionError};
 
 /// Runs N-API reads, turning a thrown getter or an unconvertible value into a
@@ -81,6 +82,16 @@ pub fn optional_text(value: &Unknown) -> Result<Option<String>> {
         ValueType::Undefined | ValueType::Null => Ok(None),
         _ => Ok(Some(text(value)?)),
     }
+}
+
+/// An option of ours that takes a number: `undefined` is absent, and only a
+/// JavaScript number counts as one (no `String`/`Number` coercion).
+fn number_arg(value: &Unknown) -> Result<NumberArg> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined => NumberArg::Absent,
+        ValueType::Number => NumberArg::Number(value.coerce_to_number()?.get_double()?),
+        _ => NumberArg::NotANumber,
+    })
 }
 
 /// A string as JavaScript holds it. The UTF-8 read shows a lone surrogate as
@@ -180,6 +191,8 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
                 let value = get(c"handles")?;
                 args.handles = value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?;
             }
+            Field::Max => args.max = number_arg(&get(c"max")?)?,
+            Field::MaxAge => args.max_age = number_arg(&get(c"maxAge")?)?,
         }
     }
     Ok(args)
