@@ -93,8 +93,11 @@ impl SessionCache {
             entries.pop(key);
             return;
         };
-        let remaining = if session.ttl.is_finite() && session.ttl > 0.0 {
-            Duration::from_secs_f64(session.ttl.min(1e9))
+        let left = session
+            .ends_in
+            .map_or(session.ttl, |ends_in| session.ttl.min(ends_in));
+        let remaining = if left.is_finite() && left > 0.0 {
+            Duration::from_secs_f64(left.min(1e9))
         } else {
             Duration::ZERO
         };
@@ -154,6 +157,7 @@ mod tests {
             no_resave: false,
             d: None,
             handle: None,
+            ends_in: None,
         }
     }
 

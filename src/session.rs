@@ -4,8 +4,10 @@ use crate::data;
 use crate::error::{Result, SessionError};
 use crate::js::to_number;
 
-/// The hash fields, in the order every script returns them.
-pub const FIELDS: [&str; 8] = ["id", "r", "w", "ttl", "d", "la", "ip", "no_resave"];
+/// The hash fields, in the order every script returns them. `ends` is ours
+/// (create's `maxAge`: the unix second the session ends); the reference
+/// neither reads nor writes it.
+pub const FIELDS: [&str; 9] = ["id", "r", "w", "ttl", "d", "la", "ip", "no_resave", "ends"];
 /// Where `d` is in `FIELDS`.
 pub const D_FIELD: usize = 4;
 
@@ -26,6 +28,9 @@ pub struct Session {
     pub d: Option<String>,
     /// Its device handle, when the listing was asked for handles (`handle.rs`).
     pub handle: Option<String>,
+    /// Seconds until the end `maxAge` set, when it set one: not shown to
+    /// JavaScript, but the cache keeps the session no longer.
+    pub ends_in: Option<f64>,
 }
 
 /// Decodes `HMGET id r w ttl d la ip no_resave` read at `now`; `None` for a
@@ -68,6 +73,13 @@ fn decode_without_d(fields: &[Option<String>], now: f64) -> Option<Session> {
     if ttl < idle {
         return None;
     }
+    // An `ends` another program garbled sets no end, as the scripts read it.
+    let ends_in = field(8)
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .map(|ends| ends - now);
+    if ends_in.is_some_and(|left| left <= 0.0) {
+        return None;
+    }
     let no_resave = field(7) == Some("1");
     Some(Session {
         id: id.to_owned(),
@@ -79,6 +91,7 @@ fn decode_without_d(fields: &[Option<String>], now: f64) -> Option<Session> {
         no_resave,
         d: None,
         handle: None,
+        ends_in,
     })
 }
 
@@ -128,6 +141,29 @@ mod tests {
         let s = decode(&raw("990", Some("1")), 1000.0).unwrap().unwrap();
         assert!(s.no_resave);
         assert_eq!(s.ttl, 20.0);
+    }
+
+    #[test]
+    fn a_session_is_gone_from_the_second_its_max_age_ends() {
+        let mut raw = fields([
+            Some("u"),
+            Some("1"),
+            Some("1"),
+            Some("3600"),
+            None,
+            Some("990"),
+            Some("ip"),
+            None,
+        ]);
+        raw.push(Some("1010".to_owned()));
+        let s = decode(&raw, 1000.0).unwrap().unwrap();
+        assert_eq!((s.ttl, s.ends_in), (3600.0, Some(10.0)));
+        assert_eq!(decode(&raw, 1010.0).unwrap(), None);
+        assert_eq!(decode_listed(&raw, 1011.0), None);
+        if let Some(ends) = raw.get_mut(8) {
+            *ends = Some("garbled".to_owned());
+        }
+        assert_eq!(decode(&raw, 4000.0).unwrap().unwrap().ends_in, None);
     }
 
     #[test]

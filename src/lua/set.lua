@@ -130,6 +130,6 @@ else
   redis.call('HDEL', KEYS[4], 'd')
 end
 redis.call('PUBLISH', ARGV[4], ARGV[2] .. ':' .. ARGV[3])
-f[9] = w
-f[10] = d
+f[#FIELDS + 1] = w
+f[#FIELDS + 2] = d
 return f

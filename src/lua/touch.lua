@@ -26,7 +26,9 @@ local function touch(hash, sessions_key, users_key, all_key, now, app, token, id
   end
   redis.call('ZADD', sessions_key, now, token .. ':' .. id)
   redis.call('ZADD', users_key, now, id)
-  redis.call('ZADD', all_key, now + ttl, app .. ':' .. token .. ':' .. id)
+  local expires = now + ttl
+  if loaded_ends and loaded_ends < expires then expires = loaded_ends end
+  redis.call('ZADD', all_key, expires, app .. ':' .. token .. ':' .. id)
   if no_resave then redis.call('HSET', hash, 'ttl', ttl) end
 end
 
