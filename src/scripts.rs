@@ -42,6 +42,7 @@ scripts! {
     KILLALL = ["types.lua", "member.lua"] "killall.lua",
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
     KILL_HANDLE = ["session.lua", "types.lua", "kill_one.lua", "handle.lua"] "kill_handle.lua",
+    CREATE = ["session.lua", "types.lua", "kill_one.lua"] "create.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -183,6 +184,37 @@ pub fn killall(keys: &Keys, app: &str, channel: &str, batch: usize) -> ScriptInv
     invocation
 }
 
+/// create with `max` (without it create is one MULTI, as the reference
+/// writes). ARGV: now, app, token, id, the expiry score, max, `ns:APP:`,
+/// cache channel, then the hash's field/value pairs.
+#[allow(clippy::too_many_arguments, reason = "the script's ARGV, each named")]
+pub fn create(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    id: &str,
+    now: u64,
+    expires: &str,
+    max: &str,
+    channel: &str,
+    fields: &[(&str, String)],
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&CREATE, Operation::Create, keys, app, id);
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(id)
+        .arg(expires)
+        .arg(max)
+        .arg(keys.app_prefix(app))
+        .arg(channel);
+    for (field, value) in fields {
+        invocation.arg(*field).arg(value);
+    }
+    invocation
+}
+
 /// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel, batch size.
 pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocation<'static> {
     let mut invocation = WIPE.prepare_invoke();
@@ -210,6 +242,7 @@ mod tests {
             (include_str!("lua/killsoid.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/killall.lua"), "\n"),
             (include_str!("lua/kill_handle.lua"), ", ns:APP:us:ID\n"),
+            (include_str!("lua/create.lua"), ", ns:APP:us:ID\n"),
         ] {
             assert!(file.starts_with(&format!("{order}{subject}")), "{file}");
         }
@@ -305,6 +338,15 @@ mod tests {
                 "rs:app:us:",
                 "rs:cache"
             ][..]
+        );
+        let fields = [("id", "u:1".to_owned()), ("r", "1".to_owned())];
+        let create = sent(&create(
+            &keys, "app", &token, "u:1", 7, "17", "2", "rs:cache", &fields,
+        ));
+        assert_eq!(create[1..5], with("rs:app:us:u:1")[..]);
+        assert_eq!(
+            create[5..],
+            ["7", "app", &token, "u:1", "17", "2", "rs:app:", "rs:cache", "id", "u:1", "r", "1"][..]
         );
         let killall = sent(&killall(&keys, "app", "rs:cache", 10));
         assert_eq!(killall[0], "3");

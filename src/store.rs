@@ -158,6 +158,9 @@ impl Store {
         self.conn.is_connected()
     }
 
+    /// Without `max`, one MULTI writing what the reference writes (with
+    /// `maxAge`, one field more and an expiry score capped at its end); with
+    /// `max`, one script that also kills the id's sessions beyond it.
     pub async fn create(&self, input: input::Create<'_>) -> Result<String> {
         let input::Create {
             app,
@@ -166,6 +169,8 @@ impl Store {
             ttl,
             d: entries,
             no_resave,
+            max,
+            max_age,
             ..
         } = input;
         let keys = self.layout.for_id(id);
@@ -195,6 +200,29 @@ impl Store {
         if no_resave {
             fields.push(("no_resave", "1".to_owned()));
         }
+        let idle_expiry = now as f64 + ttl;
+        let expires = match max_age {
+            Some(seconds) => {
+                let ends = now as f64 + seconds;
+                fields.push(("ends", number_to_string(ends)));
+                number_to_string(idle_expiry.min(ends))
+            }
+            None => number_to_string(idle_expiry),
+        };
+        if let Some(max) = max {
+            let channel = self.layout.base().cache_channel();
+            let max_text = number_to_string(max);
+            let invocation = scripts::create(
+                keys, app, &token, id, now, &expires, &max_text, &channel, &fields,
+            );
+            let killed: Vec<String> = self
+                .exec(async |conn| invocation.invoke_async(conn).await)
+                .await?;
+            for victim in &killed {
+                self.forget(app, victim);
+            }
+            return Ok(token);
+        }
         let mut pipe = redis::pipe();
         pipe.atomic()
             .zadd(
@@ -208,7 +236,7 @@ impl Store {
             .zadd(
                 keys.all_sessions(),
                 keys::global_member(app, &token, id),
-                number_to_string(now as f64 + ttl),
+                expires,
             )
             .ignore()
             .sadd(keys.user_sessions(app, id), &token)
