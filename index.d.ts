@@ -147,6 +147,17 @@ export interface CreateOptions<D extends SessionData> {
   d?: { [K in keyof D]?: D[K] | null }
   /** Fixed expiry: using the session does not extend it. */
   no_resave?: boolean
+  /**
+   * Not in the reference: the most live sessions the id keeps in the app (an integer >= 1). The least
+   * recently active others (lowest `la`, then the earliest created, then the lowest token) are killed
+   * in the same atomic step; the new session is always kept. Absent or undefined: no cap.
+   */
+  max?: number
+  /**
+   * Not in the reference: seconds after creation at which the session ends, whatever its activity
+   * (an integer >= 10). Absent or undefined: no absolute lifetime.
+   */
+  maxAge?: number
 }
 
 export interface SetOptions<D extends SessionData> {

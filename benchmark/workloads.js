@@ -69,6 +69,12 @@ const ops = {
     if (k < 19) return ops.set(ctx, i)
     return ops.create(ctx, i)
   },
+  // create with a cap of 2 sessions per id: from the third create of an id on, each kills one (this package only).
+  createMax: (ctx, i) => [
+    'create',
+    { app: APP.create, id: `c${i % 5000}`, ip: '10.0.0.1', ttl: 7200, max: 2 },
+    ok.token,
+  ],
 }
 
 /**
@@ -97,6 +103,7 @@ const WORKLOADS = [
   { name: 'mix 80/15/5 c=100', op: 'mix', c: 100, n: 30000, cleanup: APP.create, impls: ALL_IMPLS },
   // Only rs has it; beside 'kill c=100' and 'create c=100'.
   { name: 'kill by handle c=100', op: 'killByHandle', c: 100, n: 20000, seedKill: true, impls: ['rs'] },
+  { name: 'create max=2 c=100', op: 'createMax', c: 100, n: 30000, cleanup: APP.create, impls: ['rs'] },
 ].map((w) => ({ impls: MAIN_IMPLS, ...w }))
 
 /** Warm-up operations before the measured ones: a tenth, at least one. */
