@@ -78,4 +78,14 @@ export declare class NativeSessions {
    * `get` answers a cache hit or a validation error at once.
    */
   ping(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  rotate(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  touch(options: unknown, legacy: boolean): unknown
 }

@@ -5,7 +5,7 @@
 use crate::data::{JsText, Value};
 use crate::error::Result;
 use crate::handle::{self, SessionRef};
-use crate::validate::{self, Args, DataArg, Style};
+use crate::validate::{self, Arg, Args, DataArg, Style};
 
 /// A kind of field of an options object, named after its property. One
 /// field may be read from either of two properties where the reference lets
@@ -32,6 +32,8 @@ pub enum Field {
     Max,
     /// create's `maxAge`: seconds the session lives at most (ours, not the reference's).
     MaxAge,
+    /// `ttl`, which may be left out: no default (touch keeps the session's).
+    OptionalTtl,
 }
 
 /// One kind of field as a type: what it is once checked, and the check.
@@ -60,6 +62,7 @@ pub mod kind {
     pub struct Handles;
     pub struct Max;
     pub struct MaxAge;
+    pub struct OptionalTtl;
 
     impl Check for App {
         const FIELD: Field = Field::App;
@@ -165,6 +168,20 @@ pub mod kind {
         type Valid<'a> = Option<f64>;
         fn check(args: &Args, _: Style) -> Result<Option<f64>> {
             validate::max_age(args.max_age)
+        }
+    }
+
+    impl Check for OptionalTtl {
+        const FIELD: Field = Field::OptionalTtl;
+        type Valid<'a> = Option<f64>;
+        /// A falsy ttl (absent, `0`, `""`, `null`) is no ttl, where the
+        /// reference's `ttl || 7200` would read the default; any other is
+        /// read by the reference's rule.
+        fn check(args: &Args, _: Style) -> Result<Option<f64>> {
+            match &args.ttl {
+                Arg::Falsy => Ok(None),
+                given => validate::ttl(given).map(Some),
+            }
         }
     }
 }

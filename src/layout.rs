@@ -122,6 +122,14 @@ impl Layout {
             mark(token, bucket_of_id(id));
         }
     }
+
+    /// Makes a fresh token name the bucket `like` names, so that the session
+    /// of either token is in the same slot (rotate).
+    pub fn mark_token_like(&self, token: &mut String, like: &str) {
+        if let (Self::Cluster { .. }, Some(bucket)) = (self, bucket_of_token(like)) {
+            mark(token, bucket);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +183,24 @@ mod tests {
             );
         }
         assert_eq!(bucket_of_token(&"z".repeat(64)), None);
+    }
+
+    #[test]
+    fn a_rotated_token_keeps_the_bucket_of_the_old_one() {
+        let layout = Layout::cluster("rs");
+        let mut old = crate::token::create(1_700_000_000_000).unwrap();
+        layout.mark_token(&mut old, "alice");
+        let mut new = crate::token::create(1_700_000_000_001).unwrap();
+        layout.mark_token_like(&mut new, &old);
+        assert_ne!(new, old);
+        assert_eq!(bucket_of_token(&new), bucket_of_token(&old));
+        assert_eq!(
+            layout.for_token(&new).unwrap().session("app", "T"),
+            layout.for_token(&old).unwrap().session("app", "T")
+        );
+        let mut unmarked = "a".repeat(64);
+        Layout::standalone("rs").mark_token_like(&mut unmarked, &old);
+        assert_eq!(unmarked, "a".repeat(64));
     }
 
     #[test]

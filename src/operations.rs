@@ -42,6 +42,8 @@ pub enum Reply {
     /// `{name: n}`.
     Count(&'static str, i64),
     Text(String),
+    /// `{token}`, or not-found (`{}` / `null`) when there was no session.
+    NewToken(Option<String>),
 }
 
 /// Calls `$then!` with the table. A row:
@@ -76,6 +78,11 @@ macro_rules! for_each_operation {
             activity: Activity [app: App, window: Window] App -> Count("activity") = activity;
             /// Redis's answer to PING.
             ping: Ping [] Server -> Text = ping;
+            /// Moves the session to a new token, keeping all of it: `{token}`,
+            /// or not-found as `get` answers it.
+            rotate: Rotate [app: App, token: Token] Session -> NewToken = rotate;
+            /// A touching `get` that may give the session a new idle timeout.
+            touch: Touch [app: App, token: Token, ttl: OptionalTtl] Session -> Session = touch;
         }
     };
 }

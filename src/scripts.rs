@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use redis::{Script, ScriptInvocation};
 
 use crate::data::{JsText, Value};
+use crate::js::number_to_string;
 use crate::keys::Keys;
 use crate::operations::{Operation, Scope};
 
@@ -43,6 +44,8 @@ scripts! {
     WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
     KILL_HANDLE = ["session.lua", "types.lua", "kill_one.lua", "handle.lua"] "kill_handle.lua",
     CREATE = ["session.lua", "types.lua", "kill_one.lua"] "create.lua",
+    ROTATE = ["session.lua", "types.lua"] "rotate.lua",
+    TOUCH = ["session.lua", "touch.lua"] "touch_session.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -215,6 +218,48 @@ pub fn create(
     invocation
 }
 
+/// KEYS: the table's, then the new token's session hash (in the same bucket).
+/// ARGV: now, app, token, new token, `ns:APP:us:`, cache channel.
+pub fn rotate(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    new_token: &str,
+    now: u64,
+    channel: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&ROTATE, Operation::Rotate, keys, app, token);
+    invocation
+        .key(keys.session(app, new_token))
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(new_token)
+        .arg(keys.user_prefix(app))
+        .arg(channel);
+    invocation
+}
+
+/// ARGV: now, app, token, the new ttl as the reference writes numbers or
+/// `""` to keep the session's, cache channel.
+pub fn touch(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    now: u64,
+    ttl: Option<f64>,
+    channel: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&TOUCH, Operation::Touch, keys, app, token);
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(ttl.map(number_to_string).unwrap_or_default())
+        .arg(channel);
+    invocation
+}
+
 /// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel, batch size.
 pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocation<'static> {
     let mut invocation = WIPE.prepare_invoke();
@@ -243,6 +288,11 @@ mod tests {
             (include_str!("lua/killall.lua"), "\n"),
             (include_str!("lua/kill_handle.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/create.lua"), ", ns:APP:us:ID\n"),
+            (include_str!("lua/touch_session.lua"), ", session hash\n"),
+            (
+                include_str!("lua/rotate.lua"),
+                ", session hash, the new token's session hash\n",
+            ),
         ] {
             assert!(file.starts_with(&format!("{order}{subject}")), "{file}");
         }
@@ -348,6 +398,20 @@ mod tests {
             create[5..],
             ["7", "app", &token, "u:1", "17", "2", "rs:app:", "rs:cache", "id", "u:1", "r", "1"][..]
         );
+        let new_token = "N".repeat(64);
+        let rotate = sent(&rotate(&keys, "app", &token, &new_token, 7, "rs:cache"));
+        assert_eq!(rotate[0], "5");
+        assert_eq!(rotate[1..5], with(&hash)[..]);
+        assert_eq!(rotate[5], format!("rs:app:{new_token}"));
+        assert_eq!(
+            rotate[6..],
+            ["7", "app", &token, &new_token, "rs:app:us:", "rs:cache"][..]
+        );
+        let touch_keeping = sent(&touch(&keys, "app", &token, 7, None, "rs:cache"));
+        assert_eq!(touch_keeping[1..5], with(&hash)[..]);
+        assert_eq!(touch_keeping[5..], ["7", "app", &token, "", "rs:cache"][..]);
+        let touch_with_ttl = sent(&touch(&keys, "app", &token, 7, Some(60.0), "rs:cache"));
+        assert_eq!(touch_with_ttl[8], "60");
         let killall = sent(&killall(&keys, "app", "rs:cache", 10));
         assert_eq!(killall[0], "3");
         assert_eq!(killall[1..4], indexes[..]);

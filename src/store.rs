@@ -27,6 +27,8 @@ use crate::wipe;
 use futures_util::future::try_join_all;
 
 mod migrate;
+mod rotate;
+mod touch;
 pub use migrate::Step;
 
 /// How many sessions one killall step removes; each step is one atomic script.

@@ -170,7 +170,7 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
             Field::Id => args.id = arg(&get(c"id")?)?,
             Field::Ip => args.ip = arg(&get(c"ip")?)?,
             Field::Token => args.token = arg(&get(c"token")?)?,
-            Field::Ttl => args.ttl = arg(&get(c"ttl")?)?,
+            Field::Ttl | Field::OptionalTtl => args.ttl = arg(&get(c"ttl")?)?,
             Field::D | Field::OptionalD => args.d = data_arg(&get(c"d")?)?,
             Field::NoResave => {
                 let value = get(c"no_resave")?;

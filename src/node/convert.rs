@@ -84,6 +84,8 @@ pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
         Output::Reply(Reply::Sessions(list)) => sessions(env, &list),
         Output::Reply(Reply::Count(name, n)) => single(env, name, n as f64),
         Output::Reply(Reply::Text(text)) => text.into_unknown(env),
+        Output::Reply(Reply::NewToken(Some(token))) => single(env, "token", token),
+        Output::Reply(Reply::NewToken(None)) => maybe_session(env, None, style),
         Output::Nothing => ().into_unknown(env),
         Output::Migrated(step) => migrated(env, &step),
     }
