@@ -160,6 +160,13 @@ export interface CreateOptions<D extends SessionData> {
   maxAge?: number
 }
 
+export interface TouchOptions {
+  app: string
+  token: string
+  /** A new idle timeout in seconds from now (at least 10, read as `parseInt`); left out, the session keeps its own. */
+  ttl?: number
+}
+
 export interface SetOptions<D extends SessionData> {
   app: string
   token: string
@@ -217,6 +224,21 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   soapp(options: WindowOptions & HandlesOption): Promise<{ sessions: HandledSession<D>[] }>
   soapp(options: WindowOptions & { handles?: boolean }, callback: Callback<{ sessions: Session<D>[] }>): void
   soapp(options: WindowOptions & { handles?: boolean }): Promise<{ sessions: Session<D>[] }>
+
+  /**
+   * Moves the session to a new token in one atomic step, keeping all of it (data, counters, ttl,
+   * last activity); the old token reads as no session at once. `{}` (callback) or `null` (Promise)
+   * when there is none.
+   */
+  rotate(options: TokenOptions, callback: Callback<{ token: string } | Record<string, never>>): void
+  rotate(options: TokenOptions): Promise<{ token: string } | null>
+
+  /**
+   * Refreshes the session as a `get` does and, with `ttl`, gives it a new idle timeout; answers as
+   * `get` does, with the new ttl.
+   */
+  touch(options: TouchOptions, callback: Callback<Session<D> | Record<string, never>>): void
+  touch(options: TouchOptions): Promise<Session<D> | null>
 
   ping(callback: Callback<string>): void
   ping(): Promise<string>

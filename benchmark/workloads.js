@@ -62,6 +62,9 @@ const ops = {
   soid: (ctx, i) => ['soid', { app: APP.big, id: `u${i % BIG_IDS}` }, ok.soid],
   activity: (ctx) => ['activity', { app: APP.big, [ctx.windowKey]: WINDOW }, ok.activity],
   soapp: (ctx) => ['soapp', { app: APP.big, [ctx.windowKey]: WINDOW }, ok.soapp],
+  // Not in the references (issue 17): measured for rs only, beside create. Each rotates a fresh session once.
+  rotate: (ctx, i) => ['rotate', { app: APP.kill, token: ctx.kill[i] }, ok.token],
+  touch: (ctx, i) => ['touch', { app: APP.pool, token: ctx.pool[i % ctx.pool.length], ttl: 7200 }, ok.session],
   // 80% get, 15% set, 5% create, in a fixed pattern of 20.
   mix: (ctx, i) => {
     const k = i % 20
@@ -104,6 +107,8 @@ const WORKLOADS = [
   // Only rs has it; beside 'kill c=100' and 'create c=100'.
   { name: 'kill by handle c=100', op: 'killByHandle', c: 100, n: 20000, seedKill: true, impls: ['rs'] },
   { name: 'create max=2 c=100', op: 'createMax', c: 100, n: 30000, cleanup: APP.create, impls: ['rs'] },
+  { name: 'rotate c=100', op: 'rotate', c: 100, n: 20000, seedKill: true, cleanup: APP.kill, impls: ['rs'] },
+  { name: 'touch c=100', op: 'touch', c: 100, n: 30000, impls: ['rs'] },
 ].map((w) => ({ impls: MAIN_IMPLS, ...w }))
 
 /** Warm-up operations before the measured ones: a tenth, at least one. */

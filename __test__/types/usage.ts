@@ -58,6 +58,10 @@ async function promises(): Promise<void> {
   // @ts-expect-error a kill by handle needs the id
   await rs.kill({ app: 'app', handle })
   const pong: string = await rs.ping()
+  const rotated: { token: string } | null = await rs.rotate({ app: 'app', token })
+  const touched: Session<Data> | null = await rs.touch({ app: 'app', token, ttl: 86400 })
+  void rotated
+  void touched
   void activity
   void first
   void kill
@@ -70,6 +74,9 @@ async function promises(): Promise<void> {
   await rs.set({ app: 'app', token, d: { foo: { nested: true } } })
   // @ts-expect-error a window is required
   await rs.activity({ app: 'app' })
+  // @ts-expect-error rotate answers null when there is no session
+  const always: { token: string } = await rs.rotate({ app: 'app', token })
+  void always
   // @ts-expect-error get answers Session | null, not a token
   const wrong: { token: string } = await rs.get({ app: 'app', token })
   void wrong
