@@ -261,7 +261,7 @@ describe('rotate and touch', () => {
       })
     }
 
-    it(`${name}: rotate racing get, set, kill and rotate loses no write, resurrects nothing, leaves one token`, async () => {
+    it(`${name}: rotate racing get, set, kill and rotate: no write lost, nothing resurrected, one token`, async () => {
       const ns = `race-${name}`
       const { rs, store } = open(name, ns, 'promise')
       const other = new RedisSessions({ ...topologies[name].options, namespace: ns, wipe: 0 })

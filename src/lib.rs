@@ -27,7 +27,9 @@
 //!   `source` (opening redis-rs clients for a target with the settings),
 //!   `connection` (the shared connection, reconnecting, failovers), `store`
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
-//!   cluster; its script is `lua/import.lua`), `cache` and `subscriber` (the
+//!   cluster; its script is `lua/import.lua`), `store/rotate` and
+//!   `store/touch` (the two methods of issue 17 whose scripts are
+//!   `lua/rotate.lua` and `lua/touch_session.lua`), `cache` and `subscriber` (the
 //!   in-process cache and its invalidation over pub/sub), `wipe`.
 //! - `node/` (the `node` feature): the napi-rs binding. `mod` (the
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript

@@ -255,4 +255,27 @@ mod tests {
             Some("deltaTime must be a positive integer >= 10")
         );
     }
+
+    #[test]
+    fn touch_keeps_the_ttl_unless_one_is_given() {
+        let mut args = Args {
+            app: crate::Arg::text("app"),
+            token: crate::Arg::text("a".repeat(64)),
+            ..Args::default()
+        };
+        let ttl = |args: &Args| input::Touch::check(args, Style::Promise).map(|input| input.ttl);
+        assert_eq!(ttl(&args).ok(), Some(None));
+        args.ttl = crate::Arg::text("3600abc");
+        assert_eq!(ttl(&args).ok(), Some(Some(3600.0)));
+        args.ttl = crate::Arg::text("9");
+        assert_eq!(
+            ttl(&args).err().map(|err| err.to_string()).as_deref(),
+            Some("ttl must be a positive integer >= 10")
+        );
+        args.token = crate::Arg::Falsy;
+        assert_eq!(
+            ttl(&args).err().map(|err| err.to_string()).as_deref(),
+            Some("No token supplied")
+        );
+    }
 }
