@@ -162,4 +162,22 @@ describe('ACL users and passwords', () => {
       await rs.quit()
     }
   })
+
+  // Redis answers a command of more than 10 arguments from a client that has not
+  // authenticated with "Protocol error: unauthenticated multibulk length", then closes.
+  it('without a password, a long command says authentication is required, not a protocol error', async () => {
+    const token = 'a'.repeat(64)
+    for (const call of [
+      (rs) => rs.set({ app: 'aclapp', token, d: { a: 1 } }),
+      (rs) => rs.create({ app: 'aclapp', id: 'bob', ip: '1', max: 2 }),
+    ]) {
+      // Redis closes the connection after that error: one instance per call.
+      const rs = new RedisSessions({ port: server.port, wipe: 0 })
+      try {
+        await assert.rejects(call(rs), { name: 'redisConnectionError', message: /NOAUTH: Authentication required/ })
+      } finally {
+        await rs.quit()
+      }
+    }
+  })
 })

@@ -52,6 +52,10 @@ impl From<redis::RedisError> for SessionError {
         // lost connection so the next call looks for the new master.
         if err.is_read_only_replica() {
             Self::Connection(format!("the server is a read-only replica: {text}"))
+        } else if err.is_unauthenticated_protocol_error() {
+            Self::Connection(format!(
+                "NOAUTH: Authentication required (the server refused a long command before authentication: {text})"
+            ))
         } else if err.is_lost_connection() {
             Self::Connection(text)
         } else {
@@ -68,6 +72,10 @@ pub(crate) trait RedisFailure {
     fn is_read_only_replica(&self) -> bool;
     /// The connection failed, was refused or dropped, or timed out.
     fn is_lost_connection(&self) -> bool;
+    /// Redis answers a command of more than 10 arguments from a client that
+    /// has not authenticated with a protocol error instead of `NOAUTH`, and
+    /// closes the connection: what the caller lacks is the password.
+    fn is_unauthenticated_protocol_error(&self) -> bool;
 }
 
 impl RedisFailure for redis::RedisError {
@@ -86,6 +94,11 @@ impl RedisFailure for redis::RedisError {
                     .and_then(failed_script_call_code)
                     .is_some_and(|code| code == READ_ONLY_CODE)
         })
+    }
+
+    fn is_unauthenticated_protocol_error(&self) -> bool {
+        self.detail()
+            .is_some_and(|detail| detail.starts_with("Protocol error: unauthenticated"))
     }
 
     fn is_lost_connection(&self) -> bool {
