@@ -88,4 +88,23 @@ export declare class NativeSessions {
    * `get` answers a cache hit or a validation error at once.
    */
   touch(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  createWithToken(options: unknown, legacy: boolean): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise;
+   * `get` answers a cache hit or a validation error at once.
+   */
+  moveToId(options: unknown, legacy: boolean): unknown
 }
+
+/** The id the express store gives a session without a user (`crate::sid`). */
+export declare function anonymousId(token: string): string
+
+/** The handle of the session with this token, as `soid` shows it with `handles: true`. */
+export declare function handleOfToken(token: string): string
+
+/** The token of the session whose express-session id is `sid` (`crate::sid`). */
+export declare function tokenForSid(sid: string): string

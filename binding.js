@@ -836,3 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeSessions = nativeBinding.NativeSessions
+module.exports.anonymousId = nativeBinding.anonymousId
+module.exports.handleOfToken = nativeBinding.handleOfToken
+module.exports.tokenForSid = nativeBinding.tokenForSid

@@ -160,6 +160,16 @@ export interface CreateOptions<D extends SessionData> {
   maxAge?: number
 }
 
+export interface CreateWithTokenOptions<D extends SessionData> {
+  app: string
+  token: string
+  id: string
+  ip: string
+  /** Seconds. Default 7200; at least 10. */
+  ttl?: number
+  d?: { [K in keyof D]?: D[K] | null }
+}
+
 export interface TouchOptions {
   app: string
   token: string
@@ -239,6 +249,22 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
    */
   touch(options: TouchOptions, callback: Callback<Session<D> | Record<string, never>>): void
   touch(options: TouchOptions): Promise<Session<D> | null>
+
+  /**
+   * Not in the reference, for stores that name sessions themselves (`redis-sessions-rs/express`): creates a
+   * session as `create` does under the token given, only when no session has it; `{}` (callback) or `null`
+   * (Promise) when one does, which is left as it is. A token is 64 of `[A-Za-z0-9]`; in cluster mode its first
+   * two characters name its bucket.
+   */
+  createWithToken(options: CreateWithTokenOptions<D>, callback: Callback<{ token: string } | Record<string, never>>): void
+  createWithToken(options: CreateWithTokenOptions<D>): Promise<{ token: string } | null>
+
+  /**
+   * Not in the reference: makes a live session the id's (sign-in without a new token), keeping its token,
+   * data, counters, activity and expiry, in one atomic step. `{moved: 0}` when there is no live session.
+   */
+  moveToId(options: TokenOptions & { id: string }, callback: Callback<{ moved: number }>): void
+  moveToId(options: TokenOptions & { id: string }): Promise<{ moved: number }>
 
   ping(callback: Callback<string>): void
   ping(): Promise<string>

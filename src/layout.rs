@@ -57,8 +57,8 @@ pub fn bucket_of_token(token: &str) -> Option<usize> {
     (bucket < BUCKETS).then_some(bucket)
 }
 
-/// Writes `bucket` into the first two characters of a fresh token.
-fn mark(token: &mut String, bucket: usize) {
+/// Writes `bucket` into the first two characters of a token.
+pub fn mark_bucket(token: &mut String, bucket: usize) {
     let symbol = |i: usize| ALPHABET.get(i).map_or('A', |&b| char::from(b));
     let code: String = [
         symbol(bucket / ALPHABET.len()),
@@ -119,7 +119,7 @@ impl Layout {
     /// Makes a fresh token name the bucket of `id`.
     pub fn mark_token(&self, token: &mut String, id: &str) {
         if let Self::Cluster { .. } = self {
-            mark(token, bucket_of_id(id));
+            mark_bucket(token, bucket_of_id(id));
         }
     }
 
@@ -127,7 +127,7 @@ impl Layout {
     /// of either token is in the same slot (rotate).
     pub fn mark_token_like(&self, token: &mut String, like: &str) {
         if let (Self::Cluster { .. }, Some(bucket)) = (self, bucket_of_token(like)) {
-            mark(token, bucket);
+            mark_bucket(token, bucket);
         }
     }
 }

@@ -21,7 +21,8 @@
 //!   session: the reference's, or cluster mode's buckets), `token`, `data`
 //!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
 //!   (reading script replies), `clock`, `handle` (device handles: a
-//!   session's one-way short name, and kill by handle's arguments).
+//!   session's one-way short name, and kill by handle's arguments), `sid`
+//!   (express-session ids: the token of a sid, the id of an anonymous session).
 //! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
 //!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
@@ -29,7 +30,9 @@
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
 //!   cluster; its script is `lua/import.lua`), `store/rotate` and
 //!   `store/touch` (the two methods of issue 17 whose scripts are
-//!   `lua/rotate.lua` and `lua/touch_session.lua`), `cache` and `subscriber` (the
+//!   `lua/rotate.lua` and `lua/touch_session.lua`), `store/express` (the
+//!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
+//!   `lua/move_to_id.lua`), `cache` and `subscriber` (the
 //!   in-process cache and its invalidation over pub/sub), `wipe`.
 //! - `node/` (the `node` feature): the napi-rs binding. `mod` (the
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript
@@ -38,7 +41,8 @@
 //!   `runtime` (the engine's tokio runtime).
 //!
 //! Outside `src/`: `index.js` (the facade: callbacks or Promises, bound
-//! methods, events), `index.d.ts`, `bin/migrate-to-cluster.js`, `__test__/`
+//! methods, events), `index.d.ts`, `express.js` (the express-session store;
+//! `express.mjs`, `express.d.ts`), `bin/migrate-to-cluster.js`, `__test__/`
 //! (node:test suites against redis-servers they start; `helpers/` starts
 //! them), `tests/` (the engine's property tests), `npm/` (one package per
 //! prebuilt platform binary), `benchmark/`, `demo/`.
@@ -73,6 +77,7 @@ mod reply;
 mod scripts;
 pub mod session;
 pub(crate) mod settings;
+pub(crate) mod sid;
 mod source;
 pub(crate) mod store;
 mod subscriber;

@@ -83,6 +83,13 @@ macro_rules! for_each_operation {
             rotate: Rotate [app: App, token: Token] Session -> NewToken = rotate;
             /// A touching `get` that may give the session a new idle timeout.
             touch: Touch [app: App, token: Token, ttl: OptionalTtl] Session -> Session = touch;
+            /// Creates a session under the token given (the express store's,
+            /// derived from a sid): `{token}`, or not-found when a session
+            /// already has that token, which it leaves as it is.
+            createWithToken: CreateWithToken [app: App, token: Token, id: Id, ip: Ip, ttl: Ttl, d: OptionalD]
+                Session -> NewToken = create_with_token;
+            /// Makes a live session the id's, keeping its token and data: `{moved: 1 or 0}`.
+            moveToId: MoveToId [app: App, token: Token, id: Id] Session -> Count("moved") = move_to_id;
         }
     };
 }
@@ -174,9 +181,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_javascript_identifiers() {
         let mut names: Vec<&str> = Operation::ALL.iter().map(|op| op.name()).collect();
+        // The reference's are lowercase; ours may be camelCase (createWithToken).
         assert!(names
             .iter()
-            .all(|n| n.chars().all(|c| c.is_ascii_lowercase())));
+            .all(|n| n.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && n.chars().all(|c| c.is_ascii_alphanumeric())));
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Operation::ALL.len());

@@ -46,6 +46,8 @@ scripts! {
     CREATE = ["session.lua", "types.lua", "kill_one.lua"] "create.lua",
     ROTATE = ["session.lua", "types.lua"] "rotate.lua",
     TOUCH = ["session.lua", "touch.lua"] "touch_session.lua",
+    CREATE_WITH_TOKEN = ["types.lua"] "create_token.lua",
+    MOVE_TO_ID = ["session.lua", "types.lua"] "move_to_id.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -260,6 +262,58 @@ pub fn touch(
     invocation
 }
 
+/// KEYS: the table's (the session hash). ARGV: now, app, token, id, the
+/// expiry score, `ns:APP:us:`, then the hash's field/value pairs.
+#[allow(clippy::too_many_arguments, reason = "the script's ARGV, each named")]
+pub fn create_with_token(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    id: &str,
+    now: u64,
+    expires: &str,
+    fields: &[(&str, String)],
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(
+        &CREATE_WITH_TOKEN,
+        Operation::CreateWithToken,
+        keys,
+        app,
+        token,
+    );
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(id)
+        .arg(expires)
+        .arg(keys.user_prefix(app));
+    for (field, value) in fields {
+        invocation.arg(*field).arg(value);
+    }
+    invocation
+}
+
+/// ARGV: now, app, token, the new id, `ns:APP:us:`, cache channel.
+pub fn move_to_id(
+    keys: &Keys,
+    app: &str,
+    token: &str,
+    id: &str,
+    now: u64,
+    channel: &str,
+) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&MOVE_TO_ID, Operation::MoveToId, keys, app, token);
+    invocation
+        .arg(now)
+        .arg(app)
+        .arg(token)
+        .arg(id)
+        .arg(keys.user_prefix(app))
+        .arg(channel);
+    invocation
+}
+
 /// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel, batch size.
 pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocation<'static> {
     let mut invocation = WIPE.prepare_invoke();
@@ -289,6 +343,8 @@ mod tests {
             (include_str!("lua/kill_handle.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/create.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/touch_session.lua"), ", session hash\n"),
+            (include_str!("lua/create_token.lua"), ", session hash\n"),
+            (include_str!("lua/move_to_id.lua"), ", session hash\n"),
             (
                 include_str!("lua/rotate.lua"),
                 ", session hash, the new token's session hash\n",
@@ -412,6 +468,31 @@ mod tests {
         assert_eq!(touch_keeping[5..], ["7", "app", &token, "", "rs:cache"][..]);
         let touch_with_ttl = sent(&touch(&keys, "app", &token, 7, Some(60.0), "rs:cache"));
         assert_eq!(touch_with_ttl[8], "60");
+        let created = sent(&create_with_token(
+            &keys, "app", &token, "u:1", 7, "17", &fields,
+        ));
+        assert_eq!(created[1..5], with(&hash)[..]);
+        assert_eq!(
+            created[5..],
+            [
+                "7",
+                "app",
+                &token,
+                "u:1",
+                "17",
+                "rs:app:us:",
+                "id",
+                "u:1",
+                "r",
+                "1"
+            ][..]
+        );
+        let moved = sent(&move_to_id(&keys, "app", &token, "u:2", 7, "rs:cache"));
+        assert_eq!(moved[1..5], with(&hash)[..]);
+        assert_eq!(
+            moved[5..],
+            ["7", "app", &token, "u:2", "rs:app:us:", "rs:cache"][..]
+        );
         let killall = sent(&killall(&keys, "app", "rs:cache", 10));
         assert_eq!(killall[0], "3");
         assert_eq!(killall[1..4], indexes[..]);

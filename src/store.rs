@@ -26,6 +26,7 @@ use crate::token;
 use crate::wipe;
 use futures_util::future::try_join_all;
 
+mod express;
 mod migrate;
 mod rotate;
 mod touch;

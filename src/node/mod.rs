@@ -254,6 +254,27 @@ impl NativeSessions {
     }
 }
 
+/// The token of the session whose express-session id is `sid` (`crate::sid`).
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code, reason = "called from JavaScript alone"))]
+pub fn token_for_sid(sid: String) -> String {
+    crate::sid::token_for(&sid)
+}
+
+/// The id the express store gives a session without a user (`crate::sid`).
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code, reason = "called from JavaScript alone"))]
+pub fn anonymous_id(token: String) -> String {
+    crate::sid::anonymous_id(&token)
+}
+
+/// The handle of the session with this token, as `soid` shows it with `handles: true`.
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code, reason = "called from JavaScript alone"))]
+pub fn handle_of_token(token: String) -> String {
+    crate::handle::of(&token)
+}
+
 /// One napi method per row of the table of operations, each with the row's
 /// documentation; and the table's names, from which `index.js` makes the
 /// methods of `RedisSessions`.
@@ -277,6 +298,7 @@ macro_rules! napi_operations {
                 /// An operation of the table (`crate::operations`): a Promise;
                 /// `get` answers a cache hit or a validation error at once.
                 #[napi(catch_unwind, ts_return_type = "unknown")]
+                #[allow(non_snake_case, reason = "named as in JavaScript: createWithToken")]
                 pub fn $name<'env>(
                     &self,
                     env: &'env Env,

@@ -1,0 +1,71 @@
+//! The two operations of the express-session store (`express.js`):
+//! `createWithToken` and `moveToId`, one atomic script each, in the bucket
+//! the token names.
+
+use super::Store;
+use crate::clock::now_secs;
+use crate::data::{self, JsText};
+use crate::error::Result;
+use crate::js::number_to_string;
+use crate::operations::input;
+use crate::{reply, scripts};
+
+impl Store {
+    /// The token when the session was created; `None` when a session already
+    /// has it (or, in cluster mode, when the token names no bucket).
+    pub async fn create_with_token(
+        &self,
+        input: input::CreateWithToken<'_>,
+    ) -> Result<Option<String>> {
+        let input::CreateWithToken {
+            app,
+            token,
+            id,
+            ip,
+            ttl,
+            d: entries,
+            ..
+        } = input;
+        let Some(keys) = self.layout.for_token(token) else {
+            return Ok(None);
+        };
+        let now = now_secs();
+        let kept: Vec<(JsText, data::Value)> = entries
+            .iter()
+            .filter(|(_, v)| *v != data::Value::Null)
+            .cloned()
+            .collect();
+        let mut fields: Vec<(&str, String)> = vec![
+            ("id", id.to_owned()),
+            ("r", "1".to_owned()),
+            ("w", "1".to_owned()),
+            ("ip", ip.to_owned()),
+            ("la", now.to_string()),
+            ("ttl", number_to_string(ttl)),
+        ];
+        if !kept.is_empty() {
+            fields.push(("d", data::stringify(&kept)));
+        }
+        let expires = number_to_string(now as f64 + ttl);
+        let invocation = scripts::create_with_token(keys, app, token, id, now, &expires, &fields);
+        let value: redis::Value = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
+        Ok((reply::int(&value, "createWithToken")? == 1).then(|| token.to_owned()))
+    }
+
+    /// 1 when the live session is now the id's, 0 when there is none.
+    pub async fn move_to_id(&self, input: input::MoveToId<'_>) -> Result<i64> {
+        let input::MoveToId { app, token, id, .. } = input;
+        let Some(keys) = self.layout.for_token(token) else {
+            return Ok(0);
+        };
+        let channel = self.layout.base().cache_channel();
+        let invocation = scripts::move_to_id(keys, app, token, id, now_secs(), &channel);
+        let moved: i64 = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
+        self.forget(app, token);
+        Ok(moved)
+    }
+}
