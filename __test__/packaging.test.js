@@ -46,6 +46,9 @@ describe('packaging', () => {
       'README.md',
       'bin/migrate-to-cluster.js',
       'binding.js',
+      'express.d.ts',
+      'express.js',
+      'express.mjs',
       'index.d.ts',
       'index.js',
       'package.json',
@@ -114,6 +117,12 @@ describe('packaging', () => {
       path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
       '-p',
       path.join(__dirname, 'types', 'tsconfig.json'),
+    ])
+    // redis-sessions-rs/express with @types/express-session, imported by the package's name as users do.
+    await run(process.execPath, [
+      path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      path.join(__dirname, 'types', 'tsconfig.express.json'),
     ])
   })
 
