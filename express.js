@@ -35,9 +35,13 @@ function settle(promise, callback) {
   return undefined
 }
 
-/** The cookie's lifetime in milliseconds, or undefined for a browser-session cookie. */
+/**
+ * The cookie's lifetime in milliseconds, or undefined for a browser-session cookie: its originalMaxAge, which
+ * express-session keeps when it extends the cookie (and which may drift by a millisecond a request).
+ */
 function cookieMaxAge(cookie) {
   if (!cookie) return undefined
+  if (typeof cookie.originalMaxAge === 'number') return cookie.originalMaxAge
   if (typeof cookie.maxAge === 'number') return cookie.maxAge
   if (cookie.expires) return new Date(cookie.expires).getTime() - Date.now()
   return undefined
@@ -292,10 +296,10 @@ class RedisSessionsStore extends Store {
     return out
   }
 
-  /** The engine ttl: the cookie's maxAge in whole seconds (at least the engine's least), else `ttl`. */
+  /** The engine ttl: the cookie's maxAge in the nearest whole seconds (at least the engine's least), else `ttl`. */
   #ttlOf(sess) {
     const maxAge = cookieMaxAge(sess.cookie)
-    if (maxAge !== undefined) return Math.max(MIN_TTL, Math.ceil(maxAge / 1000))
+    if (maxAge !== undefined) return Math.max(MIN_TTL, Math.round(maxAge / 1000))
     return typeof this.#ttl === 'function' ? Math.max(MIN_TTL, Math.ceil(this.#ttl(sess))) : this.#ttl
   }
 

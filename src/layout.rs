@@ -108,6 +108,23 @@ impl Layout {
         }
     }
 
+    /// In cluster mode, when a session with this token, whose hash and own
+    /// index entries are all in the token's bucket, is not in its id's bucket:
+    /// the id's bucket, where `soid` and `killsoid` look, must also list it
+    /// (a session the express store names by its sid).
+    pub fn elsewhere_from_id(&self, token: &str, id: &str) -> Option<&Keys> {
+        match self {
+            Self::Standalone(_) => None,
+            Self::Cluster { .. } => {
+                (bucket_of_token(token) != Some(bucket_of_id(id))).then(|| self.for_id(id))
+            }
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster { .. })
+    }
+
     /// `None`: no session can have this token in this layout.
     pub fn for_token(&self, token: &str) -> Option<&Keys> {
         match self {
@@ -201,6 +218,23 @@ mod tests {
         let mut unmarked = "a".repeat(64);
         Layout::standalone("rs").mark_token_like(&mut unmarked, &old);
         assert_eq!(unmarked, "a".repeat(64));
+    }
+
+    #[test]
+    fn a_token_from_elsewhere_is_listed_in_its_ids_bucket() {
+        let layout = Layout::cluster("rs");
+        let mut home = crate::token::create(1_700_000_000_000).unwrap();
+        layout.mark_token(&mut home, "alice");
+        assert!(layout.elsewhere_from_id(&home, "alice").is_none());
+        let mut away = home.clone();
+        mark_bucket(&mut away, (bucket_of_id("alice") + 1) % BUCKETS);
+        assert_eq!(
+            layout.elsewhere_from_id(&away, "alice").map(Keys::prefix),
+            Some(layout.for_id("alice").prefix())
+        );
+        assert!(Layout::standalone("rs")
+            .elsewhere_from_id(&away, "alice")
+            .is_none());
     }
 
     #[test]

@@ -328,8 +328,31 @@ impl Store {
 
     /// One script over the id's tokens: the one whose handle matches is
     /// killed as `kill` kills, and the script names it so the cache drops it.
+    /// In cluster mode, a session of the id listed from another bucket
+    /// (`store/express`) is killed by the same script in its own bucket.
     async fn kill_by_handle(&self, app: &str, id: &str, handle: &str) -> Result<i64> {
         let keys = self.layout.for_id(id);
+        let killed = self.kill_by_handle_in(keys, app, id, handle).await?;
+        if killed == 1 || !self.layout.is_cluster() {
+            return Ok(killed);
+        }
+        let elsewhere = self.tokens_elsewhere(keys, app, id).await?;
+        match elsewhere.iter().find(|token| handle::of(token) == handle) {
+            Some(token) => match self.layout.for_token(token) {
+                Some(home) => self.kill_by_handle_in(home, app, id, handle).await,
+                None => Ok(0),
+            },
+            None => Ok(0),
+        }
+    }
+
+    async fn kill_by_handle_in(
+        &self,
+        keys: &Keys,
+        app: &str,
+        id: &str,
+        handle: &str,
+    ) -> Result<i64> {
         let channel = self.layout.base().cache_channel();
         let invocation = scripts::kill_by_handle(keys, app, id, handle, now_secs(), &channel);
         let killed: Option<String> = self
@@ -344,14 +367,41 @@ impl Store {
         })
     }
 
+    /// The tokens of the id's `us:ID` (in `keys`, its bucket) whose sessions
+    /// live in another bucket: cluster mode's second entries (`store/express`).
+    async fn tokens_elsewhere(&self, keys: &Keys, app: &str, id: &str) -> Result<Vec<String>> {
+        let mut members = redis::cmd("SMEMBERS");
+        members.arg(keys.user_sessions(app, id));
+        let tokens: Vec<String> = self
+            .exec(async |conn| members.query_async(conn).await)
+            .await?;
+        Ok(tokens
+            .into_iter()
+            .filter(|token| self.layout.elsewhere_from_id(token, id).is_some())
+            .collect())
+    }
+
     pub async fn killsoid(&self, input: input::Killsoid<'_>) -> Result<i64> {
         let input::Killsoid { app, id, .. } = input;
         let keys = self.layout.for_id(id);
+        // Cluster mode: first the id's sessions listed from other buckets
+        // (`store/express`), each in its own bucket if it is still the id's.
+        let mut elsewhere = 0;
+        if self.layout.is_cluster() {
+            for token in self.tokens_elsewhere(keys, app, id).await? {
+                if let Some(home) = self.layout.for_token(&token) {
+                    elsewhere += self
+                        .kill_by_handle_in(home, app, id, &handle::of(&token))
+                        .await?;
+                }
+            }
+        }
         let channel = self.layout.base().cache_channel();
         let invocation = scripts::killsoid(keys, app, id, &channel);
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
+        let killed = killed + elsewhere;
         if let Some(cache) = &self.cache {
             cache.remove_app(app, Some(id));
         }
@@ -399,8 +449,14 @@ impl Store {
         let tokens: Vec<String> = self
             .exec(async |conn| members.query_async(conn).await)
             .await?;
-        self.read_sessions(keys, app, tokens.iter().map(String::as_str), now, handles)
-            .await
+        let mut sessions = self
+            .read_sessions(keys, app, tokens.iter().map(String::as_str), now, handles)
+            .await?;
+        if self.layout.is_cluster() {
+            // A token listed from another bucket may name a session moved to another id since.
+            sessions.retain(|session| session.id == id);
+        }
+        Ok(sessions)
     }
 
     /// Most recently used first, as `ZREVRANGEBYSCORE` orders `_sessions`;
@@ -488,29 +544,46 @@ impl Store {
         now: u64,
         handles: bool,
     ) -> Result<Vec<Option<Session>>> {
-        let mut reads = redis::pipe();
-        let mut handles_of_rows = Vec::new();
-        for token in tokens {
-            if handles {
-                handles_of_rows.push(handle::of(token));
+        // One pipeline per bucket: in cluster mode a token may live in a
+        // bucket other than `keys` (`store/express`), and a pipeline must
+        // stay in one slot. Otherwise there is one group, `keys`.
+        let tokens: Vec<&str> = tokens.collect();
+        let mut groups: Vec<(&Keys, Vec<usize>)> = Vec::new();
+        for (row, token) in tokens.iter().enumerate() {
+            let home = self.layout.for_token(token).unwrap_or(keys);
+            match groups.iter_mut().find(|(k, _)| std::ptr::eq(*k, home)) {
+                Some((_, rows)) => rows.push(row),
+                None => groups.push((home, vec![row])),
             }
-            reads
-                .cmd("HMGET")
-                .arg(keys.session(app, token))
-                .arg(&FIELDS[..]);
         }
-        if reads.is_empty() {
-            return Ok(Vec::new());
+        let read_group = |(home, rows): &(&Keys, Vec<usize>)| {
+            let mut reads = redis::pipe();
+            for token in rows.iter().filter_map(|&row| tokens.get(row)) {
+                reads
+                    .cmd("HMGET")
+                    .arg(home.session(app, token))
+                    .arg(&FIELDS[..]);
+            }
+            async move {
+                self.exec(async |conn| reads.query_async::<Vec<Vec<Option<String>>>>(conn).await)
+                    .await
+            }
+        };
+        let answers = try_join_all(groups.iter().map(read_group)).await?;
+        let mut fields_of_rows: Vec<Option<Vec<Option<String>>>> = vec![None; tokens.len()];
+        for ((_, rows), answer) in groups.iter().zip(answers) {
+            for (&row, fields) in rows.iter().zip(answer) {
+                if let Some(slot) = fields_of_rows.get_mut(row) {
+                    *slot = Some(fields);
+                }
+            }
         }
-        let rows: Vec<Vec<Option<String>>> = self
-            .exec(async |conn| reads.query_async(conn).await)
-            .await?;
-        let mut handles_of_rows = handles_of_rows.into_iter();
-        Ok(rows
+        Ok(tokens
             .iter()
-            .map(|fields| {
-                let handle = handles_of_rows.next();
-                session::decode_listed(fields, now as f64)
+            .zip(fields_of_rows)
+            .map(|(token, fields)| {
+                let handle = handles.then(|| handle::of(token));
+                session::decode_listed(&fields?, now as f64)
                     .map(|session| Session { handle, ..session })
             })
             .collect())

@@ -1,6 +1,15 @@
 //! The two operations of the express-session store (`express.js`):
 //! `createWithToken` and `moveToId`, one atomic script each, in the bucket
 //! the token names.
+//!
+//! In cluster mode a session named by its sid lives, with all its own index
+//! entries (`_sessions`, `SESSIONS`, `_users` and its id's `us:ID`), in the
+//! bucket its token names, which its id's bucket need not be: then a second
+//! step adds the token to `us:ID` in the id's bucket too, where `soid`,
+//! `killsoid` and kill by handle look, and which they follow to the token's
+//! bucket. That second entry may outlive the session (killed or wiped in its
+//! own bucket, or moved to another id): readers check the session is live and
+//! still the id's, and `killsoid` removes it.
 
 use super::Store;
 use crate::clock::now_secs;
@@ -51,7 +60,22 @@ impl Store {
         let value: redis::Value = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
-        Ok((reply::int(&value, "createWithToken")? == 1).then(|| token.to_owned()))
+        if reply::int(&value, "createWithToken")? != 1 {
+            return Ok(None);
+        }
+        self.list_in_ids_bucket(app, token, id).await?;
+        Ok(Some(token.to_owned()))
+    }
+
+    /// The second step in cluster mode (see the module's comment); nothing otherwise.
+    async fn list_in_ids_bucket(&self, app: &str, token: &str, id: &str) -> Result<()> {
+        if let Some(user_keys) = self.layout.elsewhere_from_id(token, id) {
+            let mut add = redis::cmd("SADD");
+            add.arg(user_keys.user_sessions(app, id)).arg(token);
+            self.exec(async |conn| add.query_async::<i64>(conn).await)
+                .await?;
+        }
+        Ok(())
     }
 
     /// 1 when the live session is now the id's, 0 when there is none.
@@ -66,6 +90,9 @@ impl Store {
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
         self.forget(app, token);
+        if moved == 1 {
+            self.list_in_ids_bucket(app, token, id).await?;
+        }
         Ok(moved)
     }
 }
