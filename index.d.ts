@@ -113,6 +113,14 @@ export interface RedisSessionsOptions {
   cluster?: NodeAddress[]
   /** A node_redis v3 client: its host, port, password and db are used for a connection of our own. */
   client?: unknown
+  /**
+   * The in-memory engine instead of Redis, for test suites: the same answers and errors, no
+   * connection (host, port, options, sentinel, cluster and client are checked, then unused).
+   * Instances with the same namespace share one store per process, worker threads included.
+   * Time is `Date.now()`, so fake timers move it. The environment variable
+   * REDIS_SESSIONS_MEMORY=1 turns it on for every instance. Default false.
+   */
+  memory?: boolean
 }
 
 export type Callback<T> = (err: Error | null, result: T) => void
@@ -272,6 +280,9 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   /** Stops the wipe and closes every connection; later calls fail. */
   quit(callback: Callback<void>): void
   quit(): Promise<void>
+
+  /** Memory mode: empties the store of `namespace`, or of every namespace, and every instance's cache. */
+  static resetMemory(namespace?: string): void
 }
 
 export default RedisSessions

@@ -7,16 +7,44 @@ const { NativeSessions } = require('./binding.js')
 // One method per operation of the engine's table, and quit; sorted, as the class body had them.
 const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 
+// Set (to anything but '', '0' or 'false'), every instance runs on the in-memory engine.
+const MEMORY_VARIABLE = 'REDIS_SESSIONS_MEMORY'
+const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(process.env[MEMORY_VARIABLE]?.toLowerCase())
+
+// In memory mode a callback gets its answer from a Promise reaction, not process.nextTick, which
+// fake timers replace (jest's modern ones too). What it throws still becomes an uncaught exception.
+function answerSoon(callback, failed, result) {
+  Promise.resolve().then(() => {
+    try {
+      if (failed) callback(result)
+      else callback(null, result)
+    } catch (err) {
+      NativeSessions.raise(err)
+    }
+  })
+}
+
 class RedisSessions extends EventEmitter {
   #native
+  #memory
 
   constructor(options) {
     super()
     // connect-redis-sessions reads `rds.redis.connected` and listens on `rds.redis`.
     this.redis = Object.assign(new EventEmitter(), { connected: false })
     this.connected = false
-    this.#native = new NativeSessions(options, (event, message) => this.#onEvent(event, message))
+    this.#native = new NativeSessions(
+      options,
+      (event, message) => this.#onEvent(event, message),
+      memoryFromEnvironment(),
+    )
+    this.#memory = this.#native.memory
     for (const warning of this.#native.warnings) process.emitWarning(warning)
+    if (this.#memory) {
+      // Connected from the start; 'connect' still comes, after the constructor, for who waits on it.
+      this.connected = this.redis.connected = true
+      Promise.resolve().then(() => this.#onEvent('connect'))
+    }
     for (const name of METHODS) this[name] = this[name].bind(this)
   }
 
@@ -37,13 +65,17 @@ class RedisSessions extends EventEmitter {
     let result
     let failed = false
     try {
-      result = this.#native[name](args[0], callback !== undefined)
+      // The time is read here in memory mode, so that fake timers move it; Redis reads its own.
+      result = this.#memory
+        ? this.#native[name](args[0], callback !== undefined, Date.now())
+        : this.#native[name](args[0], callback !== undefined)
     } catch (err) {
       result = err
       failed = true
     }
     if (callback === undefined) return failed ? Promise.reject(result) : Promise.resolve(result)
-    if (failed) process.nextTick(callback, result)
+    if (this.#memory) answerSoon(callback, failed, result)
+    else if (failed) process.nextTick(callback, result)
     else if (result instanceof Promise) {
       result.then(
         (value) => process.nextTick(callback, null, value),
@@ -51,6 +83,11 @@ class RedisSessions extends EventEmitter {
       )
     } else process.nextTick(callback, null, result)
     return undefined
+  }
+
+  /** Empties the in-memory store (memory mode) of `namespace`, or of every namespace. */
+  static resetMemory(namespace) {
+    NativeSessions.resetMemory(namespace)
   }
 
   static {

@@ -173,7 +173,7 @@ describe('packaging', () => {
     for (const name of table)
       assert.match(
         binding,
-        new RegExp(`\\n  ${name}\\(options: unknown, legacy: boolean\\)`),
+        new RegExp(`\\n  ${name}\\(options: unknown, legacy: boolean, now\\?: number \\| undefined \\| null\\)`),
         `binding.d.ts declares ${name}`,
       )
   })

@@ -28,6 +28,8 @@ pub struct RawOptions {
     pub target: RawTarget,
     /// How every connection is opened: timeouts, keepalive.
     pub connection: ConnectionSettings<Option<f64>>,
+    /// `memory: true`: the in-memory engine instead of Redis (`memory/`).
+    pub memory: bool,
 }
 
 /// Its `Debug` shows no secret: `Target`'s hides them.
@@ -42,6 +44,8 @@ pub struct Config {
     pub touch_after: u64,
     pub target: Target,
     pub connection: ConnectionSettings,
+    /// The in-memory engine: no connection is opened.
+    pub memory: bool,
 }
 
 const DEFAULT_WIPE_SECS: f64 = 600.0;
@@ -107,6 +111,7 @@ impl Config {
             cache_max,
             touch_after,
             connection: raw.connection.resolve()?,
+            memory: raw.memory,
         })
     }
 }

@@ -34,6 +34,11 @@
 //!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
 //!   `lua/move_to_id.lua`), `cache` and `subscriber` (the
 //!   in-process cache and its invalidation over pub/sub), `wipe`.
+//! - Memory (`memory: true`): `memory/` runs every operation of the table
+//!   over an in-process store instead of Redis (`mod`: the instance, the
+//!   process's namespaces and the dispatch; `space`: one namespace's data;
+//!   `session` and `listing`: the operations' logic; `d`: set's merge;
+//!   `cache`: the cache on JavaScript's clock).
 //! - `node/` (the `node` feature): the napi-rs binding. `mod` (the
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript
 //!   arguments and options), `convert` (results and errors as JavaScript
@@ -71,6 +76,7 @@ pub(crate) mod handle;
 pub mod js;
 pub mod keys;
 pub(crate) mod layout;
+pub(crate) mod memory;
 pub(crate) mod operations;
 pub(crate) mod redact;
 mod reply;

@@ -24,6 +24,11 @@ void new RedisSessions({
 })
 // @ts-expect-error a Sentinel setup needs the master's name
 void new RedisSessions({ sentinel: { sentinels: ['redis://10.0.0.2:26379'] } })
+void new RedisSessions({ memory: true, namespace: 'test' })
+RedisSessions.resetMemory()
+RedisSessions.resetMemory('test')
+// @ts-expect-error resetMemory is the class's, not an instance's
+rs.resetMemory()
 
 async function promises(): Promise<void> {
   const { token }: { token: string } = await rs.create({

@@ -1,7 +1,8 @@
 //! The N-API surface: `NativeSessions`, one method per row of the table of
 //! operations (`crate::operations`), each answering a Promise (a cache hit
 //! answers at once), and `quit`. `index.js` adds callbacks, binding and
-//! events.
+//! events. In memory mode (`crate::memory`) every method answers at once,
+//! on the JavaScript thread, at the time JavaScript hands in.
 
 mod args;
 mod convert;
@@ -12,12 +13,13 @@ mod settle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use napi::bindgen_prelude::{FnArgs, Function, ObjectRef, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{FnArgs, Function, JsValue, ObjectRef, ToNapiValue, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
+use crate::memory::{self, Now};
 use crate::operations::{for_each_operation, input, Operation};
 use crate::store::CachedSession;
 use crate::{Config, SessionError, Store, Style};
@@ -33,7 +35,10 @@ use settle::Settler;
 pub struct NativeSessions {
     /// A constructor given bad options still builds: every call then answers
     /// the options error, as an error, never a synchronous throw.
+    /// In memory mode, an error saying there is no Redis (migrateStep answers it).
     store: std::result::Result<Arc<Store>, SessionError>,
+    /// The in-memory engine, which then answers every operation.
+    memory: Option<Arc<memory::Sessions>>,
     warnings: Vec<String>,
     /// The JavaScript object of each cache entry, so a hit returns it as the
     /// reference does instead of building it again. Valid while the engine's
@@ -77,19 +82,43 @@ fn style(legacy: bool) -> Style {
 
 #[napi]
 impl NativeSessions {
+    /// `memory`: the in-memory engine whatever the options say (index.js
+    /// passes the environment variable REDIS_SESSIONS_MEMORY).
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, options: Unknown, on_event: Option<EventCallback>) -> Result<Self> {
-        let listener = on_event.as_ref().map(listener).transpose()?;
+    pub fn new(
+        env: Env,
+        options: Unknown,
+        on_event: Option<EventCallback>,
+        memory: Option<bool>,
+    ) -> Result<Self> {
         let mut warnings = Vec::new();
-        let store = read_options(&env, &options, &mut warnings)
+        let config = read_options(&env, &options, &mut warnings)
             .and_then(Config::from_options)
-            .and_then(|config| {
-                let _inside = runtime::get()?.enter();
-                Store::new(&config, listener)
-            })
-            .map(Arc::new);
+            .map(|config| Config {
+                memory: config.memory || memory == Some(true),
+                ..config
+            });
+        let (store, memory) = match config {
+            Ok(config) if config.memory => (
+                Err(SessionError::InvalidOptions(
+                    "this instance is in memory mode: there is no Redis".to_owned(),
+                )),
+                Some(Arc::new(memory::Sessions::open(&config))),
+            ),
+            config => {
+                let listener = on_event.as_ref().map(listener).transpose()?;
+                let store = config
+                    .and_then(|config| {
+                        let _inside = runtime::get()?.enter();
+                        Store::new(&config, listener)
+                    })
+                    .map(Arc::new);
+                (store, None)
+            }
+        };
         Ok(Self {
             store,
+            memory,
             warnings,
             objects: Mutex::new(CachedObjects {
                 by_key: HashMap::new(),
@@ -114,7 +143,11 @@ impl NativeSessions {
         options: &Unknown,
         legacy: bool,
         op: Operation,
+        now: Option<f64>,
     ) -> Result<Unknown<'env>> {
+        if let Some(memory) = &self.memory {
+            return in_memory(env, memory, options, legacy, op, now);
+        }
         if op == Operation::Get {
             return self.get_from_cache_first(env, options, legacy);
         }
@@ -205,6 +238,10 @@ impl NativeSessions {
         _options: Unknown,
         legacy: bool,
     ) -> Result<Unknown<'env>> {
+        if let Some(memory) = &self.memory {
+            memory.quit();
+            return ().into_unknown(env);
+        }
         let closed = self.store.as_ref().ok().map(|store| store.quit());
         let answer = self.settler.spawn(env, style(legacy), async move {
             if let Some(closed) = closed {
@@ -250,7 +287,64 @@ impl NativeSessions {
 
     #[napi(getter, catch_unwind)]
     pub fn connected(&self) -> bool {
-        self.store.as_ref().is_ok_and(|s| s.is_connected())
+        match &self.memory {
+            Some(memory) => memory.is_connected(),
+            None => self.store.as_ref().is_ok_and(|s| s.is_connected()),
+        }
+    }
+
+    /// Whether this instance runs on the in-memory engine.
+    #[napi(getter, catch_unwind)]
+    pub fn memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// Empties the in-memory store of one namespace, or of all.
+    #[napi(catch_unwind)]
+    pub fn reset_memory(namespace: Option<String>) {
+        memory::reset(namespace.as_deref());
+    }
+
+    /// The behaviour scenario's view of a namespace in memory: its Redis
+    /// keys as JSON. A test hook, not part of `RedisSessions`.
+    #[napi(catch_unwind)]
+    pub fn memory_keys(namespace: String) -> String {
+        memory::keys_of(&namespace)
+    }
+
+    /// The behaviour scenario's change of a session's `la` (`key` its hash)
+    /// or `_sessions` score (`field` its member). A test hook.
+    #[napi(catch_unwind)]
+    pub fn memory_edit(namespace: String, key: String, field: String, value: f64) -> bool {
+        memory::edit(&namespace, &key, &field, value)
+    }
+
+    /// Throws `error` as an uncaught exception, from anywhere (a Promise's
+    /// reaction included): how a callback's own exception reaches
+    /// `uncaughtException` in memory mode, where the facade cannot use
+    /// `process.nextTick` (fake timers replace it).
+    #[napi(catch_unwind)]
+    pub fn raise(env: Env, error: Unknown) {
+        // SAFETY: both handles belong to this call's environment, on its thread.
+        let _status = unsafe { napi::sys::napi_fatal_exception(env.raw(), error.raw()) };
+    }
+}
+
+/// An operation in memory mode: its answer at once, or its error thrown.
+fn in_memory<'env>(
+    env: &'env Env,
+    memory: &memory::Sessions,
+    options: &Unknown,
+    legacy: bool,
+    op: Operation,
+    now: Option<f64>,
+) -> Result<Unknown<'env>> {
+    let style = style(legacy);
+    let answer = guarded(env, "options", || read_args(options, op.fields()))
+        .and_then(|args| memory.perform(op, &args, style, Now::from_js(now)));
+    match answer {
+        Ok(reply) => convert::output(env, Output::Reply(reply), style),
+        Err(err) => Err(convert::error(env, &err)),
     }
 }
 
@@ -298,14 +392,16 @@ macro_rules! napi_operations {
                 /// An operation of the table (`crate::operations`): a Promise;
                 /// `get` answers a cache hit or a validation error at once.
                 #[napi(catch_unwind, ts_return_type = "unknown")]
+                /// `now`: `Date.now()`, handed in only in memory mode.
                 #[allow(non_snake_case, reason = "named as in JavaScript: createWithToken")]
                 pub fn $name<'env>(
                     &self,
                     env: &'env Env,
                     options: Unknown,
                     legacy: bool,
+                    now: Option<f64>,
                 ) -> Result<Unknown<'env>> {
-                    self.operate(env, &options, legacy, Operation::$op)
+                    self.operate(env, &options, legacy, Operation::$op, now)
                 }
             )*
         }

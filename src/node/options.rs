@@ -146,6 +146,7 @@ pub fn read_options(
         raw.cachetime = number(&get(&object, "cachetime")?)?;
         raw.cachemax = number(&get(&object, "cachemax")?)?;
         raw.touch_after = strict_number(&get(&object, "touchAfter")?)?;
+        raw.memory = get(&object, "memory")?.coerce_to_bool()?;
         raw.connection.connect_timeout = number(&get(&object, "connectTimeout")?)?;
         raw.connection.command_timeout = number(&get(&object, "commandTimeout")?)?;
         raw.target.sentinel = read_sentinel(&get(&object, "sentinel")?)?;

@@ -1,0 +1,119 @@
+//! The operations on an app's or an id's sessions, in memory: what
+//! `killall.lua`, `killsoid.lua` and the reads of soid, soapp and activity
+//! do in Redis; and ping.
+
+use std::sync::Arc;
+
+use super::space::App;
+use super::{Now, Sessions};
+use crate::error::Result;
+use crate::handle;
+use crate::operations::input;
+use crate::session::Session;
+
+/// A live session as a listing shows it, with its handle when asked.
+fn listed(entry: &App, token: &Arc<str>, now: f64, handles: bool) -> Option<Session> {
+    let session = entry.sessions.get(token)?.view(now)?;
+    Some(Session {
+        handle: handles.then(|| handle::of(token)),
+        ..session
+    })
+}
+
+impl Sessions {
+    pub fn killall(&self, input: input::Killall<'_>, now: Now) -> Result<i64> {
+        let mut space = self.lock(now);
+        let Some(entry) = space.apps.remove(input.app) else {
+            return Ok(0);
+        };
+        space.publish_app(input.app);
+        Ok(entry.sessions.len() as i64)
+    }
+
+    /// Every session of the id, live or not, as `killsoid.lua` deletes them.
+    pub fn killsoid(&self, input: input::Killsoid<'_>, now: Now) -> Result<i64> {
+        let input::Killsoid { app, id, .. } = input;
+        let mut space = self.lock(now);
+        let Some(entry) = space.apps.get_mut(app) else {
+            return Ok(0);
+        };
+        let Some(user) = entry.users.remove(id) else {
+            return Ok(0);
+        };
+        let killed = user
+            .tokens
+            .iter()
+            .filter(|token| entry.sessions.remove(*token).is_some())
+            .count();
+        if entry.sessions.is_empty() && entry.users.is_empty() {
+            space.apps.remove(app);
+        }
+        for token in &user.tokens {
+            space.publish(app, token);
+        }
+        Ok(killed as i64)
+    }
+
+    pub fn soid(&self, input: input::Soid<'_>, now: Now) -> Result<Vec<Session>> {
+        let input::Soid {
+            app, id, handles, ..
+        } = input;
+        let space = self.lock(now);
+        let Some(entry) = space.apps.get(app) else {
+            return Ok(Vec::new());
+        };
+        let Some(user) = entry.users.get(id) else {
+            return Ok(Vec::new());
+        };
+        Ok(user
+            .tokens
+            .iter()
+            .filter_map(|token| listed(entry, token, now.secs, handles))
+            .collect())
+    }
+
+    /// Used within the window, most recently first; ties in the order
+    /// `ZREVRANGEBYSCORE` gives them (the higher `TOKEN:ID` first).
+    pub fn soapp(&self, input: input::Soapp<'_>, now: Now) -> Result<Vec<Session>> {
+        let input::Soapp {
+            app,
+            window,
+            handles,
+            ..
+        } = input;
+        let since = now.secs - window;
+        let space = self.lock(now);
+        let Some(entry) = space.apps.get(app) else {
+            return Ok(Vec::new());
+        };
+        let mut active: Vec<(f64, &Arc<str>)> = entry
+            .sessions
+            .iter()
+            .filter(|(_, record)| record.active >= since)
+            .map(|(token, record)| (record.active, token))
+            .collect();
+        active.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| b.1.cmp(a.1)));
+        Ok(active
+            .into_iter()
+            .filter_map(|(_, token)| listed(entry, token, now.secs, handles))
+            .collect())
+    }
+
+    /// Ids used within the window, as `ZCOUNT _users` counts them.
+    pub fn activity(&self, input: input::Activity<'_>, now: Now) -> Result<i64> {
+        let since = now.secs - input.window;
+        let space = self.lock(now);
+        Ok(space.apps.get(input.app).map_or(0, |entry| {
+            entry
+                .users
+                .values()
+                .filter(|user| user.active >= since)
+                .count() as i64
+        }))
+    }
+
+    pub fn ping(&self, _: input::Ping<'_>, now: Now) -> Result<String> {
+        drop(self.lock(now));
+        Ok("PONG".to_owned())
+    }
+}

@@ -1,0 +1,345 @@
+//! The operations on one session, in memory: what `create.lua` (and
+//! create's MULTI), `get.lua`, `set.lua`, `touch_session.lua`, `rotate.lua`,
+//! `kill.lua` and `kill_handle.lua` do in Redis.
+
+use std::sync::Arc;
+
+use super::space::{Record, Space};
+use super::{d, Now, Sessions};
+use crate::data::{self, Value};
+use crate::error::{Result, SessionError};
+use crate::handle::{self, SessionRef};
+use crate::keys;
+use crate::operations::input;
+use crate::session::Session;
+use crate::token;
+
+/// A counter at the largest integer: Redis's `HINCRBY` would fail, so the
+/// scripts refuse it first (`check_counter`).
+fn counted(value: i64, name: &str) -> Result<i64> {
+    value.checked_add(1).ok_or_else(|| {
+        SessionError::Redis(format!(
+            "session has a {name} that is the largest integer and cannot count further"
+        ))
+    })
+}
+
+/// The creation time a token ends with (base 36 milliseconds), or 0.
+fn created(token: &str) -> u64 {
+    token
+        .get(56..)
+        .and_then(|time| u64::from_str_radix(time, 36).ok())
+        .unwrap_or(0)
+}
+
+/// `create.lua`'s choice: the id's live sessions other than `keep`, beyond
+/// `max - 1`, least recently active first, then earliest created, then lowest token.
+fn beyond_max(space: &Space, app: &str, id: &str, keep: &str, max: f64, now: f64) -> Vec<Arc<str>> {
+    let Some(entry) = space.apps.get(app) else {
+        return Vec::new();
+    };
+    let Some(user) = entry.users.get(id) else {
+        return Vec::new();
+    };
+    let mut others: Vec<(f64, u64, &Arc<str>)> = user
+        .tokens
+        .iter()
+        .filter(|token| &***token != keep)
+        .filter_map(|token| {
+            let record = entry.sessions.get(token)?;
+            record.live(now)?;
+            Some((record.la, created(token), token))
+        })
+        .collect();
+    let excess = others.len() as f64 - (max - 1.0);
+    if excess <= 0.0 {
+        return Vec::new();
+    }
+    others.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then_with(|| a.2.cmp(b.2))
+    });
+    others
+        .into_iter()
+        .take(excess as usize)
+        .map(|(_, _, token)| Arc::clone(token))
+        .collect()
+}
+
+impl Sessions {
+    pub fn create(&self, input: input::Create<'_>, now: Now) -> Result<String> {
+        let input::Create {
+            app,
+            id,
+            ip,
+            ttl,
+            d: entries,
+            no_resave,
+            max,
+            max_age,
+            ..
+        } = input;
+        let token: Arc<str> = token::create(now.millis())?.into();
+        let kept: Vec<_> = entries
+            .iter()
+            .filter(|(_, value)| *value != Value::Null)
+            .cloned()
+            .collect();
+        let ends = max_age.map(|seconds| now.secs + seconds);
+        let idle_expiry = now.secs + ttl;
+        let record = Record {
+            id: Arc::from(id),
+            r: 1,
+            w: 1,
+            ttl,
+            d: (!kept.is_empty()).then(|| data::stringify(&kept).into()),
+            la: now.secs,
+            ip: ip.into(),
+            no_resave,
+            ends,
+            active: now.secs,
+            expires: ends.map_or(idle_expiry, |ends| idle_expiry.min(ends)),
+        };
+        let mut space = self.lock(now);
+        space.insert(app, Arc::clone(&token), record);
+        if let Some(max) = max {
+            for victim in beyond_max(&space, app, id, &token, max, now.secs) {
+                space.kill_one(app, &victim);
+            }
+        }
+        Ok(token.to_string())
+    }
+
+    /// `get`, named as the Redis store's method; here the cache is asked
+    /// first (the binding asks it in Redis mode), then the store, counting this read.
+    pub fn get_uncached(&self, input: input::Get<'_>, now: Now) -> Result<Option<Session>> {
+        let input::Get { app, token, .. } = input;
+        let key = keys::cache_key(app, token);
+        if let Some(hit) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.hit(&key, now.ms))
+        {
+            return Ok(Some(hit));
+        }
+        self.admit()?;
+        let mut space = self.lock(now);
+        let outcome = self.read(&mut space, app, token, now);
+        if let Some(cache) = &self.cache {
+            // Under the store's lock, so no set or kill falls between the read and the fill.
+            cache.fill(&key, outcome.as_ref().ok().and_then(Option::as_ref), now.ms);
+        }
+        outcome
+    }
+
+    /// `get.lua`: the session before this read; with `touchAfter`, a read
+    /// within that many seconds of the last touch writes nothing.
+    fn read(&self, space: &mut Space, app: &str, token: &str, now: Now) -> Result<Option<Session>> {
+        let Some(record) = space.live(app, token, now.secs) else {
+            return Ok(None);
+        };
+        let before = record.view(now.secs);
+        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
+        let r = counted(record.r, "r")?;
+        let ttl = if record.no_resave { ttl - idle } else { ttl };
+        let touch_after = self.touch_after;
+        if touch_after > 0.0 && idle < touch_after && ttl > touch_after {
+            return Ok(before);
+        }
+        space.touch(app, token, ttl, now.secs);
+        if let Some(record) = space.record_mut(app, token) {
+            record.r = r;
+            if idle > 1.0 {
+                record.la = now.secs;
+            }
+        }
+        Ok(before)
+    }
+
+    /// `set.lua`: `d` merged key by key; the session after the update.
+    pub fn set(&self, input: input::Set<'_>, now: Now) -> Result<Option<Session>> {
+        let input::Set {
+            app,
+            token,
+            d: patch,
+            ..
+        } = input;
+        let mut space = self.lock(now);
+        let Some(record) = space.live(app, token, now.secs) else {
+            return Ok(None);
+        };
+        let Some(mut session) = record.view(now.secs) else {
+            return Ok(None);
+        };
+        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
+        let w = counted(record.w, "w")?;
+        let merged = d::merge(record.d.as_deref(), patch).map_err(SessionError::CorruptSession)?;
+        let ttl = if record.no_resave { ttl - idle } else { ttl };
+        space.touch(app, token, ttl, now.secs);
+        if let Some(record) = space.record_mut(app, token) {
+            record.w = w;
+            if idle > 1.0 {
+                record.la = now.secs;
+            }
+            record.d = merged.as_deref().map(Into::into);
+        }
+        space.publish(app, token);
+        session.w = w as f64;
+        session.d = merged;
+        Ok(Some(session))
+    }
+
+    /// `touch_session.lua`: get's refresh and count, and with a ttl a new idle
+    /// timeout from now (for `no_resave`, a new fixed expiry).
+    pub fn touch(&self, input: input::Touch<'_>, now: Now) -> Result<Option<Session>> {
+        let input::Touch {
+            app,
+            token,
+            ttl: new_ttl,
+            ..
+        } = input;
+        let mut space = self.lock(now);
+        let Some(record) = space.live(app, token, now.secs) else {
+            return Ok(None);
+        };
+        let Some(before) = record.view(now.secs) else {
+            return Ok(None);
+        };
+        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
+        let r = counted(record.r, "r")?;
+        let ttl = match new_ttl {
+            Some(new_ttl) => new_ttl,
+            None if record.no_resave => ttl - idle,
+            None => ttl,
+        };
+        space.touch(app, token, ttl, now.secs);
+        if let Some(record) = space.record_mut(app, token) {
+            record.r = r;
+            if let Some(new_ttl) = new_ttl {
+                record.ttl = new_ttl;
+                record.la = now.secs;
+            } else if idle > 1.0 {
+                record.la = now.secs;
+            }
+        }
+        if new_ttl.is_some() {
+            space.publish(app, token);
+        }
+        Ok(Some(Session {
+            ttl: new_ttl.unwrap_or(before.ttl),
+            ..before
+        }))
+    }
+
+    /// `rotate.lua`: the session whole under a new token, its scores kept.
+    pub fn rotate(&self, input: input::Rotate<'_>, now: Now) -> Result<Option<String>> {
+        let input::Rotate { app, token, .. } = input;
+        let mut space = self.lock(now);
+        if space.live(app, token, now.secs).is_none() {
+            return Ok(None);
+        }
+        let new_token: Arc<str> = token::create(now.millis())?.into();
+        let Some(entry) = space.apps.get_mut(app) else {
+            return Ok(None);
+        };
+        if entry.sessions.contains_key(&new_token) {
+            return Err(SessionError::Redis(
+                "a session already has the new token".to_owned(),
+            ));
+        }
+        let Some(record) = entry.sessions.remove(token) else {
+            return Ok(None);
+        };
+        if let Some(user) = entry.users.get_mut(&record.id) {
+            for held in user.tokens.iter_mut().filter(|held| &***held == token) {
+                *held = Arc::clone(&new_token);
+            }
+        }
+        entry.sessions.insert(Arc::clone(&new_token), record);
+        space.publish(app, token);
+        Ok(Some(new_token.to_string()))
+    }
+
+    /// `kill.lua` by token, `kill_handle.lua` by id and handle.
+    pub fn kill(&self, input: input::Kill<'_>, now: Now) -> Result<i64> {
+        let app = input.app;
+        let mut space = self.lock(now);
+        let token = match input.session {
+            SessionRef::Token(token) => {
+                if space.live(app, token, now.secs).is_none() {
+                    return Ok(0);
+                }
+                Arc::from(token)
+            }
+            SessionRef::Handle { id, handle } => {
+                let found = space
+                    .apps
+                    .get(app)
+                    .and_then(|entry| entry.users.get(id))
+                    .and_then(|user| {
+                        user.tokens.iter().find(|token| {
+                            handle::of(token) == handle
+                                && space
+                                    .live(app, token, now.secs)
+                                    .is_some_and(|record| &*record.id == id)
+                        })
+                    })
+                    .cloned();
+                match found {
+                    Some(token) => token,
+                    None => return Ok(0),
+                }
+            }
+        };
+        Ok(i64::from(space.kill_one(app, &token)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::space::tests::record;
+    use super::*;
+
+    #[test]
+    fn max_kills_the_least_recently_active_then_the_earliest_created() {
+        let mut space = Space::default();
+        let token = |random: char, time: u64| {
+            let mut token: String = std::iter::repeat_n(random, 55).collect();
+            token.push('Z');
+            token.push_str(&format!("{:0>8}", radix36(time)));
+            Arc::<str>::from(token)
+        };
+        let (old, early, late, new) = (token('a', 5), token('b', 1), token('c', 2), token('d', 9));
+        space.insert("app", Arc::clone(&old), record("u", 900.0, 3600.0));
+        space.insert("app", Arc::clone(&late), record("u", 1000.0, 3600.0));
+        space.insert("app", Arc::clone(&early), record("u", 1000.0, 3600.0));
+        space.insert("app", Arc::clone(&new), record("u", 1000.0, 3600.0));
+        assert_eq!(created(&early), 1);
+        assert_eq!(
+            beyond_max(&space, "app", "u", &new, 4.0, 1000.0),
+            Vec::<Arc<str>>::new()
+        );
+        assert_eq!(
+            beyond_max(&space, "app", "u", &new, 2.0, 1000.0),
+            vec![old, early]
+        );
+        // An idled-out session is not counted.
+        assert_eq!(
+            beyond_max(&space, "app", "u", &new, 3.0, 5000.0),
+            Vec::<Arc<str>>::new()
+        );
+    }
+
+    fn radix36(mut n: u64) -> String {
+        let mut digits = Vec::new();
+        loop {
+            digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        digits.iter().rev().collect()
+    }
+}

@@ -1,0 +1,275 @@
+//! The data of one namespace in memory: what Redis holds for it, in the
+//! shape the operations read. A session is its hash's fields plus its two
+//! scores (`_sessions`: last use; `SESSIONS`: when the wipe removes it); an
+//! id is its `_users` score and its `us:ID` tokens. The rules are the
+//! scripts' (`lua/session.lua`, `touch.lua`, `kill_one.lua`, `wipe.lua`),
+//! which the behaviour scenario holds both engines to.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use super::cache::Cache;
+use crate::session::Session;
+
+/// A session: the hash's fields and its index scores.
+pub struct Record {
+    pub id: Arc<str>,
+    pub r: i64,
+    pub w: i64,
+    pub ttl: f64,
+    /// JSON text, as `JSON.stringify` writes it.
+    pub d: Option<Box<str>>,
+    pub la: f64,
+    pub ip: Box<str>,
+    pub no_resave: bool,
+    /// `maxAge`'s end, unix seconds.
+    pub ends: Option<f64>,
+    /// Its `_sessions` score: when it was last used.
+    pub active: f64,
+    /// Its `SESSIONS` score: when the wipe removes it.
+    pub expires: f64,
+}
+
+impl Record {
+    /// `load_live`: its ttl and idle time, or `None` when it idled out or ended.
+    pub fn live(&self, now: f64) -> Option<(f64, f64)> {
+        let idle = now - self.la;
+        if self.ttl < idle || self.ends.is_some_and(|ends| now >= ends) {
+            return None;
+        }
+        Some((self.ttl, idle))
+    }
+
+    /// The session as `session::decode` reads its fields at `now`.
+    pub fn view(&self, now: f64) -> Option<Session> {
+        let (ttl, idle) = self.live(now)?;
+        Some(Session {
+            id: self.id.to_string(),
+            r: self.r as f64,
+            w: self.w as f64,
+            ttl: if self.no_resave { ttl - idle } else { ttl },
+            idle,
+            ip: Some(self.ip.to_string()),
+            no_resave: self.no_resave,
+            d: self.d.as_deref().map(str::to_owned),
+            handle: None,
+            ends_in: self.ends.map(|ends| ends - now),
+        })
+    }
+}
+
+/// An id of an app: its `_users` score and its `us:ID` set.
+pub struct User {
+    pub active: f64,
+    pub tokens: Vec<Arc<str>>,
+}
+
+#[derive(Default)]
+pub struct App {
+    pub sessions: HashMap<Arc<str>, Record>,
+    pub users: HashMap<Arc<str>, User>,
+}
+
+/// One namespace: its apps, and the caches of the instances using it, which
+/// hear of every set and kill as Redis's `ns:cache` channel tells them.
+#[derive(Default)]
+pub struct Space {
+    pub apps: HashMap<Box<str>, App>,
+    caches: Vec<Weak<Cache>>,
+}
+
+impl Space {
+    pub fn subscribe(&mut self, cache: &Arc<Cache>) {
+        self.caches.retain(|cache| cache.strong_count() > 0);
+        self.caches.push(Arc::downgrade(cache));
+    }
+
+    fn caches(&self) -> impl Iterator<Item = Arc<Cache>> + '_ {
+        self.caches.iter().filter_map(Weak::upgrade)
+    }
+
+    /// The `PUBLISH ns:cache APP:TOKEN` of the scripts.
+    pub fn publish(&self, app: &str, token: &str) {
+        if self.caches.is_empty() {
+            return;
+        }
+        let key = crate::keys::cache_key(app, token);
+        for cache in self.caches() {
+            cache.remove(&key);
+        }
+    }
+
+    pub fn publish_app(&self, app: &str) {
+        for cache in self.caches() {
+            cache.remove_app(app);
+        }
+    }
+
+    /// Empties the namespace and every cache of it.
+    pub fn clear(&mut self) {
+        self.apps.clear();
+        for cache in self.caches() {
+            cache.clear();
+        }
+    }
+
+    pub fn record(&self, app: &str, token: &str) -> Option<&Record> {
+        self.apps.get(app)?.sessions.get(token)
+    }
+
+    pub fn record_mut(&mut self, app: &str, token: &str) -> Option<&mut Record> {
+        self.apps.get_mut(app)?.sessions.get_mut(token)
+    }
+
+    /// A live session's record.
+    pub fn live(&self, app: &str, token: &str, now: f64) -> Option<&Record> {
+        self.record(app, token)
+            .filter(|record| record.live(now).is_some())
+    }
+
+    /// `touch.lua`'s `touch`: the session and its id used now; the expiry
+    /// `ttl` from now, capped at the session's end; a `no_resave` session
+    /// keeps the ttl it has left.
+    pub fn touch(&mut self, app: &str, token: &str, ttl: f64, now: f64) {
+        let Some(entry) = self.apps.get_mut(app) else {
+            return;
+        };
+        let Some(record) = entry.sessions.get_mut(token) else {
+            return;
+        };
+        record.active = now;
+        let expires = now + ttl;
+        record.expires = record.ends.map_or(expires, |ends| ends.min(expires));
+        if record.no_resave {
+            record.ttl = ttl;
+        }
+        let id = Arc::clone(&record.id);
+        entry
+            .users
+            .entry(id)
+            .or_insert_with(|| User {
+                active: now,
+                tokens: vec![Arc::from(token)],
+            })
+            .active = now;
+    }
+
+    /// Adds a session to its app and its id (`create`'s writes).
+    pub fn insert(&mut self, app: &str, token: Arc<str>, record: Record) {
+        let entry = self.apps.entry(app.into()).or_default();
+        let user = entry
+            .users
+            .entry(Arc::clone(&record.id))
+            .or_insert_with(|| User {
+                active: record.active,
+                tokens: Vec::new(),
+            });
+        user.active = record.active;
+        if !user.tokens.contains(&token) {
+            user.tokens.push(Arc::clone(&token));
+        }
+        entry.sessions.insert(token, record);
+    }
+
+    /// `kill_one.lua`: the session and its index entries; the id goes with
+    /// its last session. Returns whether there was a session.
+    pub fn kill_one(&mut self, app: &str, token: &str) -> bool {
+        let Some(entry) = self.apps.get_mut(app) else {
+            return false;
+        };
+        let Some(record) = entry.sessions.remove(token) else {
+            return false;
+        };
+        if let Some(user) = entry.users.get_mut(&record.id) {
+            user.tokens.retain(|t| &**t != token);
+            if user.tokens.is_empty() {
+                entry.users.remove(&record.id);
+            }
+        }
+        if entry.sessions.is_empty() && entry.users.is_empty() {
+            self.apps.remove(app);
+        }
+        self.publish(app, token);
+        true
+    }
+
+    /// `wipe.lua`: every session whose expiry has come, of every app.
+    /// Returns how many it removed.
+    pub fn wipe(&mut self, now: f64) -> usize {
+        let expired: Vec<(Box<str>, Arc<str>)> = self
+            .apps
+            .iter()
+            .flat_map(|(app, entry)| {
+                entry
+                    .sessions
+                    .iter()
+                    .filter(|(_, record)| record.expires <= now)
+                    .map(|(token, _)| (app.clone(), Arc::clone(token)))
+            })
+            .collect();
+        for (app, token) in &expired {
+            self.kill_one(app, token);
+        }
+        expired.len()
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub fn record(id: &str, la: f64, ttl: f64) -> Record {
+        Record {
+            id: Arc::from(id),
+            r: 1,
+            w: 1,
+            ttl,
+            d: None,
+            la,
+            ip: "ip".into(),
+            no_resave: false,
+            ends: None,
+            active: la,
+            expires: la + ttl,
+        }
+    }
+
+    #[test]
+    fn live_while_idle_is_within_ttl_and_before_the_end() {
+        let mut r = record("u", 1000.0, 30.0);
+        assert!(r.live(1030.0).is_some());
+        assert!(r.live(1031.0).is_none());
+        r.ends = Some(1010.0);
+        assert!(r.live(1009.0).is_some());
+        assert!(r.live(1010.0).is_none());
+        r.no_resave = true;
+        r.ends = None;
+        let s = r.view(1010.0).unwrap();
+        assert_eq!((s.ttl, s.idle), (20.0, 10.0));
+    }
+
+    #[test]
+    fn the_id_goes_with_its_last_session_and_the_app_with_its_last_id() {
+        let mut space = Space::default();
+        space.insert("app", Arc::from("T1"), record("u", 1000.0, 30.0));
+        space.insert("app", Arc::from("T2"), record("u", 1000.0, 60.0));
+        assert!(space.kill_one("app", "T1"));
+        assert!(!space.kill_one("app", "T1"));
+        assert_eq!(space.apps["app"].users["u"].tokens.len(), 1);
+        assert_eq!(space.wipe(1030.0), 0);
+        assert_eq!(space.wipe(1060.0), 1);
+        assert!(space.apps.is_empty());
+    }
+
+    #[test]
+    fn touch_moves_the_scores_and_caps_the_expiry_at_the_end() {
+        let mut space = Space::default();
+        let mut r = record("u", 1000.0, 30.0);
+        r.ends = Some(1040.0);
+        space.insert("app", Arc::from("T"), r);
+        space.touch("app", "T", 30.0, 1020.0);
+        let r = space.record("app", "T").unwrap();
+        assert_eq!((r.active, r.expires, r.la), (1020.0, 1040.0, 1000.0));
+        assert_eq!(space.apps["app"].users["u"].active, 1020.0);
+    }
+}
