@@ -1,8 +1,9 @@
 'use strict'
 // The behaviour scenario (helpers/scenario.js: every method, both styles,
 // answers and what Redis holds) on every topology: standalone, Redis Cluster,
-// Sentinel, TLS with an ACL user. Each topology must answer and store exactly
-// what standalone does, in the reference's key names.
+// Sentinel, TLS with an ACL user, and the in-memory engine (memory: true, its
+// store rendered as the Redis keys it stands for). Each must answer and store
+// exactly what standalone does, in the reference's key names.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { runScenario, STYLES } = require('./helpers/scenario')

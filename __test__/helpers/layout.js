@@ -56,6 +56,7 @@ function describeKey(rest) {
  * session is checked to sit in the bucket its token and id name.
  */
 function reader(client, ns, { cluster = false } = {}) {
+  if (client.inMemory === true) return memoryReader(client, ns)
   const prefixOf = (bucket) => (cluster ? bucketPrefix(ns, bucket) : `${ns}:`)
   const tagged = new RegExp(`^\\{${ns.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):\\d+\\}:(.*)$`, 's')
 
@@ -133,6 +134,29 @@ function reader(client, ns, { cluster = false } = {}) {
       for (const value of Object.values(out)) {
         if (Array.isArray(value) && Array.isArray(value[0]))
           value.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      }
+      return out
+    },
+  }
+}
+
+/** Zset entries in member order, as `dump` gives them. */
+const byMember = (entries) => entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+
+/**
+ * The in-memory engine's store (topologies.js's memory client), read in the
+ * reference's key names: the engine renders it as the Redis keys it stands for.
+ */
+function memoryReader(client, ns) {
+  return {
+    sessionKey: (app, token) => `${ns}:${app}:${token}`,
+    appSessionsKey: (app) => `${ns}:${app}:_sessions`,
+    async dump() {
+      const keys = client.keys(ns)
+      const out = {}
+      for (const key of Object.keys(keys).sort()) {
+        const value = keys[key]
+        out[key] = Array.isArray(value) && Array.isArray(value[0]) ? byMember(value) : value
       }
       return out
     },

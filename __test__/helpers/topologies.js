@@ -1,7 +1,8 @@
 'use strict'
 // The deployments the behaviour scenario runs on, each started on free
 // loopback ports: how to reach it (constructor options), how to read it raw
-// (a client and its key layout), and how to stop it.
+// (a client and its key layout), and how to stop it. `memory` is the
+// in-memory engine, read and edited through the binding's test hooks.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -12,6 +13,7 @@ const { startCluster } = require('./redis-cluster')
 const { startSentinels } = require('./redis-sentinel')
 const { makeCertificates, tlsServerArgs } = require('./tls')
 const { connect } = require('./raw')
+const { NativeSessions } = require('../../binding.js')
 
 /** A namespace every topology's scenario uses, so that the ACL user can be held to it. */
 const NAMESPACE_PREFIX = 'scen'
@@ -103,6 +105,33 @@ const TOPOLOGIES = {
     }
   },
 }
+
+/**
+ * The in-memory engine's store, through the binding's test hooks: read as the
+ * Redis keys it stands for (layout.js), and the two writes the scenario makes
+ * behind the engine's back (a session's `la`, an `_sessions` score).
+ */
+function memoryClient() {
+  const edit = (key, field, value) => {
+    if (!NativeSessions.memoryEdit(key.slice(0, key.indexOf(':')), key, field, Number(value)))
+      throw new Error(`memory: no session at ${key} ${field}`)
+    return 1
+  }
+  return {
+    inMemory: true,
+    keys: (ns) => JSON.parse(NativeSessions.memoryKeys(ns)),
+    hset: async (key, field, value) => edit(key, field, value),
+    zadd: async (key, flag, score, member) => edit(key, member, score),
+    disconnect() {},
+  }
+}
+
+TOPOLOGIES.memory = async () => ({
+  options: { memory: true },
+  raw: memoryClient(),
+  cluster: false,
+  stop: async () => {},
+})
 
 /** Resolves to {name, options, raw, cluster, stop()} for one of TOPOLOGIES. */
 async function startTopology(name) {
