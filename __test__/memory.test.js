@@ -3,7 +3,8 @@
 // styles, time from Date.now() (expiry, idle, the wipe, the cache), one store
 // per namespace shared by instances and worker threads, resetMemory, quit, bad
 // input, nothing left to keep the process alive; and the operations of the
-// other issues (rotate, touch, max, maxAge, handles, touchAfter) answering and
+// other issues (rotate, touch, max, maxAge, handles, touchAfter, the express
+// store's createWithToken and moveToId) answering and
 // storing what they do on Redis. scenario.test.js runs the base methods on it.
 const { describe, it, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
@@ -201,7 +202,10 @@ describe('memory: the operations of the other issues store and answer as on Redi
     await server.stop()
   })
 
-  /** rotate, touch, max, maxAge, handles and touchAfter; every answer and the stored keys, tokens named in order. */
+  /**
+   * rotate, touch, max, maxAge, handles, touchAfter, createWithToken and moveToId:
+   * every answer and the stored keys, tokens named in order.
+   */
   async function run(options, client, ns) {
     const rs = new RedisSessions({ ...options, namespace: ns, wipe: 0, touchAfter: 30 })
     const store = reader(client, ns)
@@ -251,6 +255,13 @@ describe('memory: the operations of the other issues store and answer as on Redi
     await step('get the rotated', rs.get({ app: APP, token: rotated.token }))
     await step('bad handle', rs.kill({ app: APP, id: 'u', handle: 'XYZ' }))
     await step('bad max', rs.create({ app: APP, id: 'u', ip: '3', max: 0 }))
+    const given = 'Gx'.repeat(32)
+    await step('createWithToken', rs.createWithToken({ app: APP, token: given, id: 'anon', ip: '4', d: { cart: 1 } }))
+    await step('createWithToken taken', rs.createWithToken({ app: APP, token: given, id: 'other', ip: '5' }))
+    await step('moveToId', rs.moveToId({ app: APP, token: given, id: 'u' }))
+    await step('moveToId to the same id', rs.moveToId({ app: APP, token: given, id: 'u' }))
+    await step('moveToId of nothing', rs.moveToId({ app: APP, token: 'H'.repeat(64), id: 'u' }))
+    await step('soid after moveToId', rs.soid({ app: APP, id: 'u' }))
     await step('killall', rs.killall({ app: APP }))
     await rs.quit()
     return log

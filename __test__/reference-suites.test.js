@@ -2,6 +2,8 @@
 // The reference packages' own mocha suites, unmodified, run against this
 // package: each is copied next to an `index.js` that is this package with the
 // test Redis's port as default, which is all `require('../index')` then finds.
+// Each runs twice: on Redis, and with REDIS_SESSIONS_MEMORY=1 on the
+// in-memory engine (the port then unused), both unmodified.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -41,8 +43,8 @@ after(async () => {
   await server.stop()
 })
 
-async function runMocha(file, extra) {
-  const env = { ...process.env, RS_TEST_PORT: String(server.port) }
+async function runMocha(file, extra, memory) {
+  const env = { ...process.env, RS_TEST_PORT: String(server.port), REDIS_SESSIONS_MEMORY: memory ? '1' : '' }
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -57,18 +59,23 @@ async function runMocha(file, extra) {
 
 describe('the reference suites pass against this package', () => {
   for (const [name, suite] of Object.entries(suites)) {
-    it(name, { timeout: 90_000 }, async () => {
-      const target = path.join(work, suite.to)
-      fs.mkdirSync(path.dirname(target), { recursive: true })
-      fs.copyFileSync(require.resolve(suite.from), target)
-      fs.writeFileSync(path.join(work, suite.shim), SHIM)
-      const listed = await runMocha(target, ['--dry-run'])
-      const expected = (listed.match(/^ok \d+/gm) || []).length
-      assert.ok(expected > 50, `mocha listed ${expected} tests:\n${listed}`)
-      const output = await runMocha(target, [])
-      const failures = output.split('\n').filter((line) => line.startsWith('not ok'))
-      assert.deepEqual(failures, [], output)
-      assert.equal((output.match(/^ok \d+/gm) || []).length, expected, output)
-    })
+    for (const memory of [false, true])
+      it(
+        `${name}${memory ? ' on the in-memory engine (REDIS_SESSIONS_MEMORY=1)' : ''}`,
+        { timeout: 90_000 },
+        async () => {
+          const target = path.join(work, suite.to)
+          fs.mkdirSync(path.dirname(target), { recursive: true })
+          fs.copyFileSync(require.resolve(suite.from), target)
+          fs.writeFileSync(path.join(work, suite.shim), SHIM)
+          const listed = await runMocha(target, ['--dry-run'], memory)
+          const expected = (listed.match(/^ok \d+/gm) || []).length
+          assert.ok(expected > 50, `mocha listed ${expected} tests:\n${listed}`)
+          const output = await runMocha(target, [], memory)
+          const failures = output.split('\n').filter((line) => line.startsWith('not ok'))
+          assert.deepEqual(failures, [], output)
+          assert.equal((output.match(/^ok \d+/gm) || []).length, expected, output)
+        },
+      )
   }
 })

@@ -66,7 +66,11 @@ impl Sessions {
         let Some(entry) = space.apps.get_mut(app) else {
             return Ok(0);
         };
-        let Some(key) = entry.sessions.get_key_value(token).map(|(key, _)| Arc::clone(key)) else {
+        let Some(key) = entry
+            .sessions
+            .get_key_value(token)
+            .map(|(key, _)| Arc::clone(key))
+        else {
             return Ok(0);
         };
         let Some(record) = entry.sessions.get_mut(token) else {

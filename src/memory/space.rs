@@ -166,6 +166,9 @@ impl Space {
             });
         user.active = record.active;
         if !user.tokens.contains(&token) {
+            // Most ids have one session: room for exactly one, where a first
+            // push would make room for four (48 bytes more an id).
+            user.tokens.reserve_exact(1);
             user.tokens.push(Arc::clone(&token));
         }
         entry.sessions.insert(token, record);
