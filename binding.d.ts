@@ -10,7 +10,11 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeSessions {
-  constructor(options: unknown, onEvent?: EventCallback | undefined | null)
+  /**
+   * `memory`: the in-memory engine whatever the options say (index.js
+   * passes the environment variable REDIS_SESSIONS_MEMORY).
+   */
+  constructor(options: unknown, onEvent?: EventCallback | undefined | null, memory?: boolean | undefined | null)
   /** What the options asked for that could not be done as asked. */
   get warnings(): Array<string>
   /**
@@ -26,78 +30,113 @@ export declare class NativeSessions {
    */
   migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][]; skipped: number; present: number }>
   get connected(): boolean
+  /** Whether this instance runs on the in-memory engine. */
+  get memory(): boolean
+  /** Empties the in-memory store of one namespace, or of all. */
+  static resetMemory(namespace?: string | undefined | null): void
+  /**
+   * The behaviour scenario's view of a namespace in memory: its Redis
+   * keys as JSON. A test hook, not part of `RedisSessions`.
+   */
+  static memoryKeys(namespace: string): string
+  /**
+   * The behaviour scenario's change of a session's `la` (`key` its hash)
+   * or `_sessions` score (`field` its member). A test hook.
+   */
+  static memoryEdit(namespace: string, key: string, field: string, value: number): boolean
+  /**
+   * Throws `error` as an uncaught exception, from anywhere (a Promise's
+   * reaction included): how a callback's own exception reaches
+   * `uncaughtException` in memory mode, where the facade cannot use
+   * `process.nextTick` (fake timers replace it).
+   */
+  static raise(error: unknown): void
   /** The names of the operations, in the table's order. */
   static operations(): Array<string>
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  create(options: unknown, legacy: boolean): unknown
+  create(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  get(options: unknown, legacy: boolean): unknown
+  get(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  set(options: unknown, legacy: boolean): unknown
+  set(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  kill(options: unknown, legacy: boolean): unknown
+  kill(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  killall(options: unknown, legacy: boolean): unknown
+  killall(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  killsoid(options: unknown, legacy: boolean): unknown
+  killsoid(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  soid(options: unknown, legacy: boolean): unknown
+  soid(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  soapp(options: unknown, legacy: boolean): unknown
+  soapp(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  activity(options: unknown, legacy: boolean): unknown
+  activity(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  ping(options: unknown, legacy: boolean): unknown
+  ping(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  rotate(options: unknown, legacy: boolean): unknown
+  rotate(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  touch(options: unknown, legacy: boolean): unknown
+  touch(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  createWithToken(options: unknown, legacy: boolean): unknown
+  createWithToken(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise;
    * `get` answers a cache hit or a validation error at once.
+   * `now`: `Date.now()`, handed in only in memory mode.
    */
-  moveToId(options: unknown, legacy: boolean): unknown
+  moveToId(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
 }
 
 /** The id the express store gives a session without a user (`crate::sid`). */
