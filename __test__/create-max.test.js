@@ -286,11 +286,17 @@ describe('create with max and maxAge: a mixed fleet with redis-sessions 3.0.0', 
     monitor.on('monitor', (time, args, source) => {
       if (source !== 'lua') seen.push(args[0].toLowerCase())
     })
+    // MONITOR's feed comes on its own connection, which may be read after our answer: wait for the PING's echo.
+    const echoed = async () => {
+      for (let i = 0; i < 200 && seen.at(-1) !== 'ping'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
     const commandsOf = async (call) => {
       await rs.ping()
+      await echoed()
       seen.length = 0
       const value = await call()
       await rs.ping()
+      await echoed()
       return { value, commands: seen.filter((c) => c !== 'ping') }
     }
     try {
