@@ -12,9 +12,23 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeSessions {
   /**
    * `memory`: the in-memory engine whatever the options say (index.js
-   * passes the environment variable REDIS_SESSIONS_MEMORY).
+   * passes the environment variable REDIS_SESSIONS_MEMORY). With
+   * `cachetime` on Redis, `on_invalidate` and `on_fill` are the
+   * JavaScript cache's (`cache-hits.js`); memory mode keeps its cache in
+   * the engine, on the JavaScript clock (`crate::memory`).
    */
-  constructor(options: unknown, onEvent?: EventCallback | undefined | null, memory?: boolean | undefined | null)
+  constructor(options: unknown, onEvent?: EventCallback | undefined | null, memory?: boolean | undefined | null, onInvalidate?: InvalidateCallback | undefined | null, onFill?: ((arg: FillArgs) => void) | undefined | null)
+  /**
+   * With `cachetime` on Redis, the cache's settings for `cache-hits.js`:
+   * `[seconds, most entries]`; `null` without, and in memory mode.
+   */
+  get cache(): [number, number] | null
+  /**
+   * `get` for the JavaScript cache: a Promise of the answer, which is
+   * first handed to the constructor's `onFill` with `token` and `stamp`
+   * (the cache's place for this read) and the seconds the session has left.
+   */
+  getCacheable(options: unknown, legacy: boolean, token: string, stamp: number): Promise<unknown>
   /** What the options asked for that could not be done as asked. */
   get warnings(): Array<string>
   /**
@@ -54,86 +68,86 @@ export declare class NativeSessions {
   /** The names of the operations, in the table's order. */
   static operations(): Array<string>
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   create(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   get(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   set(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   kill(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   killall(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   killsoid(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   soid(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   soapp(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   activity(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   ping(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   rotate(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   touch(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   createWithToken(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
-   * An operation of the table (`crate::operations`): a Promise;
-   * `get` answers a cache hit or a validation error at once.
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
   moveToId(options: unknown, legacy: boolean, now?: number | undefined | null): unknown

@@ -1,8 +1,10 @@
 'use strict'
 // The JavaScript face of the Rust engine: callback (v3) or Promise (v4)
-// dispatch, bound methods and events. Everything else happens in Rust.
+// dispatch, bound methods and events. Everything else happens in Rust, except
+// answering cache hits (cache-hits.js says why).
 const { EventEmitter } = require('node:events')
 const { NativeSessions } = require('./binding.js')
+const { CacheHits } = require('./cache-hits.js')
 
 // One method per operation of the engine's table, and quit; sorted, as the class body had them.
 const METHODS = [...NativeSessions.operations(), 'quit'].sort()
@@ -27,6 +29,8 @@ function answerSoon(callback, failed, result) {
 class RedisSessions extends EventEmitter {
   #native
   #memory
+  /** With `cachetime`: the cached answers of `get`. */
+  #hits
 
   constructor(options) {
     super()
@@ -37,8 +41,12 @@ class RedisSessions extends EventEmitter {
       options,
       (event, message) => this.#onEvent(event, message),
       memoryFromEnvironment(),
+      (serving, keys, apps, ids) => this.#hits?.invalidate(serving, keys, apps, ids),
+      (token, stamp, answer, secondsLeft) => this.#hits?.fill(token, stamp, answer, secondsLeft),
     )
     this.#memory = this.#native.memory
+    const cache = this.#native.cache
+    if (cache !== null) this.#hits = new CacheHits(cache[0], cache[1])
     for (const warning of this.#native.warnings) process.emitWarning(warning)
     if (this.#memory) {
       // Connected from the start; 'connect' still comes, after the constructor, for who waits on it.
@@ -59,16 +67,17 @@ class RedisSessions extends EventEmitter {
   // A trailing function is a v3 callback: it gets (err, result) on a later
   // tick, so an exception it throws is an uncaught exception as with the
   // reference, never an unhandled rejection. Without one, the Promise is v4's.
-  // The native side answers with a Promise, a value (a cache hit) or a throw.
+  // The engine answers with a Promise (or a throw); a cache hit is a value.
   #call(name, args) {
     const callback = typeof args[args.length - 1] === 'function' ? args.pop() : undefined
+    const legacy = callback !== undefined
     let result
     let failed = false
     try {
       // The time is read here in memory mode, so that fake timers move it; Redis reads its own.
-      result = this.#memory
-        ? this.#native[name](args[0], callback !== undefined, Date.now())
-        : this.#native[name](args[0], callback !== undefined)
+      if (this.#memory) result = this.#native[name](args[0], legacy, Date.now())
+      else if (name === 'get' && this.#hits !== undefined) result = this.#get(args[0], legacy)
+      else result = this.#native[name](args[0], legacy)
     } catch (err) {
       result = err
       failed = true
@@ -88,6 +97,28 @@ class RedisSessions extends EventEmitter {
   /** Empties the in-memory store (memory mode) of `namespace`, or of every namespace. */
   static resetMemory(namespace) {
     NativeSessions.resetMemory(namespace)
+  }
+
+  // A cache hit answers here, without the engine. The options' properties are
+  // read once, as the engine reads them: a getter runs once.
+  #get(options, legacy) {
+    if (options === null || typeof options !== 'object') return this.#native.get(options, legacy)
+    let app, token
+    try {
+      ;({ app, token } = options)
+    } catch {
+      // A getter that throws: the engine reads it again and answers its error.
+      return this.#native.get(options, legacy)
+    }
+    const hits = this.#hits
+    if (typeof app === 'string' && typeof token === 'string' && token.length === 64) {
+      const hit = hits.lookup(app, token)
+      if (hit !== undefined) return hit
+      const stamp = hits.reserve(app, token)
+      // The engine hands the answer to hits.fill before it settles the Promise.
+      if (stamp !== 0) return this.#native.getCacheable({ app, token }, legacy, token, stamp)
+    }
+    return this.#native.get({ app, token }, legacy)
   }
 
   static {

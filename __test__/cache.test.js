@@ -19,6 +19,7 @@ const V3 = require('redis-sessions-v3')
 const V4 = require('redis-sessions-v4').default
 const { startRedis } = require('./helpers/redis-server')
 const { connect } = require('./helpers/raw')
+const { CacheHits } = require('../cache-hits.js')
 
 const APP = 'cacheapp'
 let server, raw
@@ -170,5 +171,143 @@ describe('cache', () => {
     await until(async () => (await v4.get({ app: APP, token })).d?.mine === true, 500)
     await rs.kill({ app: APP, token })
     await until(async () => (await v4.get({ app: APP, token })) === null, 500)
+  })
+
+  it('never keeps a session longer than its ttl has left', async () => {
+    const rs = ours({ cachetime: 60 })
+    const { token } = await rs.create({ app: APP, id: 'short', ip: '1' })
+    await warm(rs, token)
+    // An idle timeout of 1 s, written behind the cache's back: the next read caches it for 1 s at most.
+    await raw.hset(`rs:${APP}:${token}`, 'ttl', '1')
+    await raw.publish('rs:cache', `${APP}:${token}`)
+    await until(async () => (await rs.get({ app: APP, token })).ttl === 1, 500)
+    const cached = await rs.get({ app: APP, token })
+    assert.equal(await rs.get({ app: APP, token }), cached, 'cached')
+    await sleep(1050)
+    // Read again: counted, or gone if it idled out meanwhile (la moves only when idle > 1).
+    const after = await rs.get({ app: APP, token })
+    assert.ok(after === null || after.r === cached.r + 1, 'not the cached answer')
+  })
+
+  it('killsoid, killall and rotate on this instance are seen at once', async () => {
+    const rs = ours({ cachetime: 60 })
+    const tokens = []
+    for (const id of ['ka', 'ka', 'kb']) tokens.push((await rs.create({ app: APP, id, ip: '1' })).token)
+    for (const token of tokens) await warm(rs, token)
+    await rs.killsoid({ app: APP, id: 'ka' })
+    assert.equal(await rs.get({ app: APP, token: tokens[0] }), null)
+    assert.equal(await rs.get({ app: APP, token: tokens[1] }), null)
+    assert.equal((await rs.get({ app: APP, token: tokens[2] })).id, 'kb')
+    const { token: rotated } = await rs.rotate({ app: APP, token: tokens[2] })
+    assert.equal(await rs.get({ app: APP, token: tokens[2] }), null)
+    await warm(rs, rotated)
+    await rs.killall({ app: APP })
+    assert.equal(await rs.get({ app: APP, token: rotated }), null)
+  })
+
+  it('a batch of invalidations all land; after quit only what is cached answers', async () => {
+    const rs = ours({ cachetime: 60 })
+    const tokens = []
+    for (let i = 0; i < 20; i++) tokens.push((await rs.create({ app: APP, id: `b${i}`, ip: '1' })).token)
+    for (const token of tokens) await warm(rs, token)
+    const multi = raw.multi()
+    for (const token of tokens) {
+      multi.hset(`rs:${APP}:${token}`, 'd', '{"batch":1}')
+      multi.publish('rs:cache', `${APP}:${token}`)
+    }
+    await multi.exec()
+    await until(async () => (await rs.get({ app: APP, token: tokens[19] })).d?.batch === 1, 100)
+    for (const token of tokens) assert.deepEqual((await rs.get({ app: APP, token })).d, { batch: 1 })
+    // As in both references, what is cached still answers after quit(); nothing else does.
+    const other = (await rs.create({ app: APP, id: 'b-other', ip: '1' })).token
+    await rs.quit()
+    assert.deepEqual((await rs.get({ app: APP, token: tokens[0] })).d, { batch: 1 })
+    await assert.rejects(rs.get({ app: APP, token: other }), { name: 'closed' })
+  })
+})
+
+describe('cache-hits.js, the JavaScript side of the cache', () => {
+  const session = (id) => ({ id })
+  const T = (c) => c.repeat(64)
+
+  function serving(seconds = 60, max = 10) {
+    const hits = new CacheHits(seconds, max)
+    hits.invalidate(true, [], [], [])
+    return hits
+  }
+  function read(hits, app, token, s = session('u'), left = 100) {
+    const stamp = hits.reserve(app, token)
+    assert.ok(stamp > 0)
+    hits.fill(token, stamp, s, left)
+    return s
+  }
+
+  it('serves only while subscribed, and empties when the subscription changes', () => {
+    const hits = new CacheHits(60, 10)
+    assert.equal(hits.reserve('app', T('a')), 0)
+    hits.invalidate(true, [], [], [])
+    const s = read(hits, 'app', T('a'))
+    assert.equal(hits.lookup('app', T('a')), s)
+    hits.invalidate(false, [], [], [])
+    assert.equal(hits.lookup('app', T('a')), undefined)
+    assert.equal(hits.reserve('app', T('a')), 0)
+    hits.invalidate(true, [`app:${T('b')}`], [], [])
+    assert.equal(hits.size, 0)
+  })
+
+  it('least recently used leaves first; recency follows calls, not answers', () => {
+    const hits = serving(60, 2)
+    read(hits, 'app', T('1'))
+    read(hits, 'app', T('2'))
+    assert.ok(hits.lookup('app', T('1')))
+    read(hits, 'app', T('3'))
+    assert.ok(hits.lookup('app', T('1')))
+    assert.equal(hits.lookup('app', T('2')), undefined, 'evicted')
+    assert.equal(hits.size, 2)
+
+    const later = serving(60, 2)
+    const stamps = [T('1'), T('2'), T('3')].map((t) => later.reserve('app', t))
+    ;[2, 1, 0].forEach((i) => later.fill(T(String(i + 1)), stamps[i], session('u'), 100))
+    assert.equal(later.lookup('app', T('1')), undefined)
+    assert.ok(later.lookup('app', T('3')))
+  })
+
+  it('a read that an invalidation overtook caches nothing; nor does a miss or a failure', () => {
+    const hits = serving()
+    const stamp = hits.reserve('app', T('1'))
+    hits.invalidate(undefined, [`app:${T('1')}`], [], [])
+    hits.fill(T('1'), stamp, session('u'), 100)
+    assert.equal(hits.lookup('app', T('1')), undefined)
+    hits.fill(T('2'), hits.reserve('app', T('2')), undefined, 0)
+    assert.equal(hits.size, 0)
+  })
+
+  it('forgets by key, by app and by id, and tells apps apart', () => {
+    const hits = serving()
+    read(hits, 'app', T('1'), session('u1'))
+    read(hits, 'app', T('2'), session('u2'))
+    read(hits, 'other', T('3'), session('u1'))
+    assert.equal(hits.lookup('other', T('1')), undefined, 'another app, the same token')
+    hits.invalidate(undefined, [`other:${T('1')}`, 'garbage', ''], [], [])
+    assert.ok(hits.lookup('app', T('1')), 'a key of another app leaves it')
+    hits.invalidate(undefined, [], ['app'], ['u1'])
+    assert.equal(hits.lookup('app', T('1')), undefined)
+    assert.ok(hits.lookup('app', T('2')))
+    hits.invalidate(undefined, [], ['app'], [null])
+    assert.equal(hits.lookup('app', T('2')), undefined)
+    assert.ok(hits.lookup('other', T('3')))
+  })
+
+  it('an entry lives cachetime seconds, never longer than its session has left', async () => {
+    const hits = serving(0.03)
+    read(hits, 'app', T('1'))
+    read(hits, 'app', T('2'), session('u'), 0)
+    read(hits, 'app', T('3'), session('u'), 0.01)
+    assert.ok(hits.lookup('app', T('1')))
+    assert.equal(hits.lookup('app', T('2')), undefined)
+    await sleep(15)
+    assert.equal(hits.lookup('app', T('3')), undefined)
+    await sleep(20)
+    assert.equal(hits.lookup('app', T('1')), undefined)
   })
 })

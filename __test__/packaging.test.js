@@ -46,6 +46,7 @@ describe('packaging', () => {
       'README.md',
       'bin/migrate-to-cluster.js',
       'binding.js',
+      'cache-hits.js',
       'express.d.ts',
       'express.js',
       'express.mjs',

@@ -1,265 +1,230 @@
-//! The optional in-process cache of `get` answers: at most `cachemax`
-//! sessions, least recently used evicted, each for `cachetime` seconds.
+//! The engine's half of the optional cache of `get` answers (`cachetime` > 0).
 //!
-//! It only serves while the invalidation subscriber is subscribed: a cache
-//! that may have missed a message must not answer.
+//! The answers themselves are kept in JavaScript (`cache-hits.js`), where a
+//! hit costs a `Map` lookup instead of an N-API call. The engine tells that
+//! cache what to forget: the sessions this instance wrote or killed, every
+//! `APP:TOKEN` the subscriber hears, and whether the subscription stands (a
+//! cache that may have missed a message must not answer). These go into one
+//! batch that the binding hands to JavaScript, at the latest before it
+//! settles the next answer, so a write is forgotten before its caller hears
+//! that it is done.
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
-
-use lru::LruCache;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::session::Session;
 
-/// A session, or a place kept for a read in flight. Places are taken when
-/// the read starts, so recency follows the order of calls, not of replies,
-/// and an invalidation that lands meanwhile removes the place: the read then
-/// caches nothing.
-enum Entry {
-    Reserved,
-    Ready(Hit),
+/// What the JavaScript cache must do, in this order: empty itself and serve
+/// or not (when the subscription changed), then forget the keys and the
+/// sessions of the apps.
+#[derive(Debug, Default, PartialEq)]
+pub struct Invalidation {
+    /// `Some(true)`: subscribed again; `Some(false)`: the subscription is lost.
+    /// Either way everything cached before goes.
+    pub serving: Option<bool>,
+    /// `APP:TOKEN` keys.
+    pub keys: Vec<String>,
+    /// Every session of the app, or of one id of it.
+    pub apps: Vec<(String, Option<String>)>,
 }
 
-/// A cached session and the generation of its entry: a new generation for
-/// every fill, so a caller may keep something derived from a hit (the
-/// JavaScript object) for as long as `is_current` says that entry lives.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    pub session: Arc<Session>,
-    pub generation: u64,
-    expires: Instant,
+impl Invalidation {
+    fn is_empty(&self) -> bool {
+        self.serving.is_none() && self.keys.is_empty() && self.apps.is_empty()
+    }
 }
 
-pub struct SessionCache {
-    entries: Mutex<LruCache<String, Entry>>,
-    ttl: Duration,
-    serving: AtomicBool,
-    generations: AtomicU64,
+type Notify = Box<dyn Fn() + Send + Sync>;
+
+/// The batch of invalidations not yet handed to JavaScript.
+pub struct Invalidations {
+    /// How long an answer may be cached, and how many: the cache's settings,
+    /// as the configuration read them.
+    pub time: Duration,
+    pub max: usize,
+    pending: Mutex<Invalidation>,
+    /// Called when the batch stops being empty (the binding wakes the
+    /// JavaScript thread); later additions ride along with that wake-up.
+    /// Dropped by `close`, so that after `quit` nothing of it keeps a handle.
+    notify: Mutex<Option<Notify>>,
 }
 
-/// An LRU holding at most `max` entries, allocated as it fills:
-/// `LruCache::new` reserves room for all `max` at once, and `max` is the
-/// user's `cachemax` (`1e9` would take gigabytes before the first session).
-fn bounded(max: usize) -> LruCache<String, Entry> {
-    let mut entries = LruCache::unbounded();
-    entries.resize(NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN));
-    entries
-}
-
-impl SessionCache {
-    pub fn new(ttl: Duration, max: usize) -> Self {
+impl Invalidations {
+    pub fn new(time: Duration, max: usize) -> Self {
         Self {
-            entries: Mutex::new(bounded(max)),
-            ttl,
-            serving: AtomicBool::new(false),
-            generations: AtomicU64::new(0),
+            time,
+            max,
+            pending: Mutex::new(Invalidation::default()),
+            notify: Mutex::new(None),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, LruCache<String, Entry>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Invalidation> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached session; on a miss, keeps a place for the read that follows.
-    pub fn get_or_reserve(&self, key: &str) -> Option<Hit> {
-        if !self.serving.load(Ordering::Acquire) {
+    /// Sets what wakes the consumer; if something is already pending, wakes it now.
+    pub fn on_pending(&self, notify: impl Fn() + Send + Sync + 'static) {
+        *self.notify.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(notify));
+        if !self.lock().is_empty() {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(notify) = &*self.notify.lock().unwrap_or_else(PoisonError::into_inner) {
+            notify();
+        }
+    }
+
+    /// Wakes no one any more (quit); what is pending waits for `take`.
+    pub fn close(&self) {
+        drop(
+            self.notify
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+    }
+
+    fn add(&self, change: impl FnOnce(&mut Invalidation)) {
+        let first = {
+            let mut pending = self.lock();
+            let first = pending.is_empty();
+            change(&mut pending);
+            first
+        };
+        if first {
+            self.wake();
+        }
+    }
+
+    /// Forget `APP:TOKEN`.
+    pub fn forget(&self, key: String) {
+        self.add(|pending| pending.keys.push(key));
+    }
+
+    /// Forget the sessions of `app`, of one id when given.
+    pub fn forget_app(&self, app: &str, id: Option<&str>) {
+        self.add(|pending| {
+            pending.apps.push((app.to_owned(), id.map(str::to_owned)));
+        });
+    }
+
+    /// Subscribed (serve from now on) or lost (serve nothing); either way
+    /// the cache empties, so what came before in the batch no longer matters.
+    pub fn set_serving(&self, serving: bool) {
+        self.add(|pending| {
+            *pending = Invalidation {
+                serving: Some(serving),
+                ..Invalidation::default()
+            };
+        });
+    }
+
+    /// The batch, if there is one, leaving an empty one.
+    pub fn take(&self) -> Option<Invalidation> {
+        let mut pending = self.lock();
+        if pending.is_empty() {
             return None;
         }
-        let mut entries = self.lock();
-        if let Some(Entry::Ready(hit)) = entries.get(key) {
-            if hit.expires > Instant::now() {
-                return Some(hit.clone());
-            }
-        }
-        entries.put(key.to_owned(), Entry::Reserved);
-        None
+        Some(std::mem::take(&mut *pending))
     }
+}
 
-    /// Whether the entry of that generation is still cached and fresh.
-    pub fn is_current(&self, key: &str, generation: u64) -> bool {
-        matches!(self.lock().peek(key), Some(Entry::Ready(hit)) if hit.generation == generation && hit.expires > Instant::now())
-    }
-
-    /// Completes a read that `get_or_reserve` kept a place for; a missing
-    /// session frees the place. Never cached longer than the session has left.
-    pub fn fill(&self, key: &str, session: Option<&Session>) {
-        let mut entries = self.lock();
-        if !matches!(entries.peek(key), Some(Entry::Reserved)) {
-            return;
-        }
-        let Some(session) = session else {
-            entries.pop(key);
-            return;
-        };
-        let left = session
-            .ends_in
-            .map_or(session.ttl, |ends_in| session.ttl.min(ends_in));
-        let remaining = if left.is_finite() && left > 0.0 {
-            Duration::from_secs_f64(left.min(1e9))
-        } else {
-            Duration::ZERO
-        };
-        if let Some(entry) = entries.peek_mut(key) {
-            *entry = Entry::Ready(Hit {
-                session: Arc::new(session.clone()),
-                generation: self.generations.fetch_add(1, Ordering::Relaxed),
-                expires: Instant::now() + self.ttl.min(remaining),
-            });
-        }
-    }
-
-    pub fn remove(&self, key: &str) {
-        self.lock().pop(key);
-    }
-
-    /// Drops the entries of `app` (`APP:` prefix), of one id when given.
-    pub fn remove_app(&self, app: &str, id: Option<&str>) {
-        let prefix = format!("{app}:");
-        let mut entries = self.lock();
-        let doomed: Vec<String> = entries
-            .iter()
-            .filter(|(key, entry)| {
-                key.starts_with(&prefix)
-                    && match (id, entry) {
-                        (None, _) | (Some(_), Entry::Reserved) => true,
-                        (Some(id), Entry::Ready(hit)) => hit.session.id == id,
-                    }
-            })
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in doomed {
-            entries.pop(&key);
-        }
-    }
-
-    /// Turns serving on once subscribed; off (and empty) when the subscription is lost.
-    pub fn set_serving(&self, serving: bool) {
-        let mut entries = self.lock();
-        entries.clear();
-        self.serving.store(serving, Ordering::Release);
+/// Seconds a session may stay cached by what it has left: its ttl (or
+/// what is left of it, for `no_resave`), and its `maxAge` end.
+pub fn seconds_left(session: &Session) -> f64 {
+    let left = session
+        .ends_in
+        .map_or(session.ttl, |ends_in| session.ttl.min(ends_in));
+    if left.is_finite() && left > 0.0 {
+        left
+    } else {
+        0.0
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
 
-    fn session(id: &str, ttl: f64) -> Session {
-        Session {
-            id: id.to_owned(),
+    fn counted() -> (Invalidations, Arc<AtomicUsize>) {
+        let feed = Invalidations::new(Duration::from_secs(60), 10);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        feed.on_pending(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        (feed, wakes)
+    }
+
+    #[test]
+    fn wakes_once_per_batch() {
+        let (feed, wakes) = counted();
+        assert_eq!(feed.take(), None);
+        feed.forget("a:1".to_owned());
+        feed.forget("a:2".to_owned());
+        feed.forget_app("a", Some("u"));
+        assert_eq!(wakes.load(Ordering::Relaxed), 1);
+        let batch = feed.take().unwrap_or_default();
+        assert_eq!(batch.keys, ["a:1", "a:2"]);
+        assert_eq!(batch.apps, [("a".to_owned(), Some("u".to_owned()))]);
+        assert_eq!(batch.serving, None);
+        assert_eq!(feed.take(), None);
+        feed.forget("a:3".to_owned());
+        assert_eq!(wakes.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_change_of_subscription_replaces_what_came_before() {
+        let (feed, _) = counted();
+        feed.forget("a:1".to_owned());
+        feed.set_serving(false);
+        feed.set_serving(true);
+        feed.forget("a:2".to_owned());
+        let batch = feed.take().unwrap_or_default();
+        assert_eq!(batch.serving, Some(true));
+        assert_eq!(batch.keys, ["a:2"]);
+        assert!(batch.apps.is_empty());
+    }
+
+    #[test]
+    fn wakes_a_late_consumer_for_what_is_pending() {
+        let feed = Invalidations::new(Duration::from_secs(60), 10);
+        feed.set_serving(true);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        feed.on_pending(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(wakes.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn never_longer_than_the_session_has_left() {
+        let mut session = Session {
+            id: "u".to_owned(),
             r: 1.0,
             w: 1.0,
-            ttl,
+            ttl: 100.0,
             idle: 0.0,
             ip: None,
             no_resave: false,
             d: None,
             handle: None,
             ends_in: None,
-        }
-    }
-
-    fn serving(ttl: Duration, max: usize) -> SessionCache {
-        let cache = SessionCache::new(ttl, max);
-        cache.set_serving(true);
-        cache
-    }
-
-    fn read(cache: &SessionCache, key: &str, session: Session) {
-        assert!(cache.get_or_reserve(key).is_none());
-        cache.fill(key, Some(&session));
-    }
-
-    #[test]
-    fn serves_only_while_subscribed() {
-        let cache = SessionCache::new(Duration::from_secs(60), 10);
-        read(&cache, "a:t", session("u", 100.0));
-        assert!(cache.get_or_reserve("a:t").is_none());
-        assert!(cache.lock().is_empty());
-        cache.set_serving(true);
-        read(&cache, "a:t", session("u", 100.0));
-        assert!(cache.get_or_reserve("a:t").is_some());
-        cache.set_serving(false);
-        assert!(cache.get_or_reserve("a:t").is_none());
-        assert!(cache.lock().is_empty());
-    }
-
-    #[test]
-    fn evicts_least_recently_used() {
-        let cache = serving(Duration::from_secs(60), 2);
-        read(&cache, "a:1", session("u", 100.0));
-        read(&cache, "a:2", session("u", 100.0));
-        assert!(cache.get_or_reserve("a:1").is_some());
-        read(&cache, "a:3", session("u", 100.0));
-        assert!(cache.get_or_reserve("a:1").is_some());
-        assert!(cache.get_or_reserve("a:3").is_some());
-        assert!(cache.get_or_reserve("a:2").is_none(), "a:2 was evicted");
-        assert_eq!(cache.lock().len(), 2);
-    }
-
-    #[test]
-    fn generations_tell_a_refill_apart() {
-        let cache = serving(Duration::from_secs(60), 10);
-        read(&cache, "a:1", session("u", 100.0));
-        let first = cache.get_or_reserve("a:1").unwrap().generation;
-        assert!(cache.is_current("a:1", first));
-        cache.remove("a:1");
-        assert!(!cache.is_current("a:1", first));
-        read(&cache, "a:1", session("u", 100.0));
-        let second = cache.get_or_reserve("a:1").unwrap().generation;
-        assert_ne!(first, second);
-        assert!(!cache.is_current("a:1", first));
-        assert!(cache.is_current("a:1", second));
-    }
-
-    #[test]
-    fn recency_follows_calls_not_replies() {
-        let cache = serving(Duration::from_secs(60), 2);
-        for key in ["a:1", "a:2", "a:3"] {
-            assert!(cache.get_or_reserve(key).is_none());
-        }
-        for key in ["a:3", "a:2", "a:1"] {
-            cache.fill(key, Some(&session("u", 100.0)));
-        }
-        assert!(cache.get_or_reserve("a:1").is_none());
-        assert!(cache.get_or_reserve("a:3").is_some());
-    }
-
-    #[test]
-    fn expires_and_never_outlives_the_session() {
-        let cache = serving(Duration::from_millis(30), 10);
-        read(&cache, "a:1", session("u", 100.0));
-        read(&cache, "a:2", session("u", 0.0));
-        assert!(cache.get_or_reserve("a:1").is_some());
-        assert!(cache.get_or_reserve("a:2").is_none());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(cache.get_or_reserve("a:1").is_none());
-    }
-
-    #[test]
-    fn a_read_that_raced_an_invalidation_is_not_cached() {
-        let cache = serving(Duration::from_secs(60), 10);
-        assert!(cache.get_or_reserve("a:1").is_none());
-        cache.remove("a:1");
-        cache.fill("a:1", Some(&session("u", 100.0)));
-        assert!(cache.get_or_reserve("a:1").is_none());
-        cache.fill("a:1", None);
-        assert!(cache.lock().is_empty());
-    }
-
-    #[test]
-    fn removes_by_app_and_id() {
-        let cache = serving(Duration::from_secs(60), 10);
-        read(&cache, "a:1", session("u1", 100.0));
-        read(&cache, "a:2", session("u2", 100.0));
-        read(&cache, "b:3", session("u1", 100.0));
-        cache.remove_app("a", Some("u1"));
-        assert!(cache.get_or_reserve("a:1").is_none());
-        assert!(cache.get_or_reserve("a:2").is_some());
-        cache.remove_app("a", None);
-        assert!(cache.get_or_reserve("a:2").is_none());
-        assert!(cache.get_or_reserve("b:3").is_some());
+        };
+        assert_eq!(seconds_left(&session), 100.0);
+        session.ends_in = Some(30.0);
+        assert_eq!(seconds_left(&session), 30.0);
+        session.ends_in = None;
+        session.ttl = f64::NAN;
+        assert_eq!(seconds_left(&session), 0.0);
+        session.ttl = -5.0;
+        assert_eq!(seconds_left(&session), 0.0);
     }
 }

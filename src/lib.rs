@@ -32,8 +32,8 @@
 //!   `store/touch` (the two methods of issue 17 whose scripts are
 //!   `lua/rotate.lua` and `lua/touch_session.lua`), `store/express` (the
 //!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
-//!   `lua/move_to_id.lua`), `cache` and `subscriber` (the
-//!   in-process cache and its invalidation over pub/sub), `wipe`.
+//!   `lua/move_to_id.lua`), `cache` and `subscriber` (what
+//!   the in-process cache must forget, and its invalidation over pub/sub), `wipe`.
 //! - Memory (`memory: true`): `memory/` runs every operation of the table
 //!   over an in-process store instead of Redis (`mod`: the instance, the
 //!   process's namespaces and the dispatch; `space`: one namespace's data;
@@ -43,10 +43,12 @@
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript
 //!   arguments and options), `convert` (results and errors as JavaScript
 //!   values), `settle` (answering Promises from the engine's tasks),
+//!   `invalidate` (handing the cache's invalidations to JavaScript),
 //!   `runtime` (the engine's tokio runtime).
 //!
 //! Outside `src/`: `index.js` (the facade: callbacks or Promises, bound
-//! methods, events), `index.d.ts`, `express.js` (the express-session store;
+//! methods, events), `cache-hits.js` (the cache's answers, kept in
+//! JavaScript), `index.d.ts`, `express.js` (the express-session store;
 //! `express.mjs`, `express.d.ts`), `bin/migrate-to-cluster.js`, `__test__/`
 //! (node:test suites against redis-servers they start; `helpers/` starts
 //! them), `tests/` (the engine's property tests), `npm/` (one package per

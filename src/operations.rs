@@ -58,8 +58,8 @@ macro_rules! for_each_operation {
             create: Create [app: App, id: Id, ip: Ip, ttl: Ttl, d: OptionalD, no_resave: NoResave,
                 max: Max, max_age: MaxAge]
                 User -> Token = create;
-            /// The session, counting this read. The binding asks the cache
-            /// first (`Store::get_cached`); the engine method is the Redis half.
+            /// The session, counting this read. With `cachetime`, the
+            /// JavaScript cache (`cache-hits.js`) answers first when it can.
             get: Get [app: App, token: Token] Session -> Session = get_uncached;
             /// Merges `d` into the session: the session after the update.
             set: Set [app: App, token: Token, d: D] Session -> Session = set;

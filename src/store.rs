@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedRwLockReadGuard, RwLock};
 use tokio::task::AbortHandle;
 
-use crate::cache::{Hit, SessionCache};
+use crate::cache::Invalidations;
 use crate::clock::{now_millis, now_secs};
 use crate::config::Config;
 use crate::connection::{Conn, Connection, Listener};
@@ -37,17 +37,11 @@ const KILLALL_BATCH: usize = 1000;
 /// How often a lost connection is retried without traffic.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
-/// A `get` answered by the cache: the `APP:TOKEN` key and the entry.
-#[derive(Debug, Clone)]
-pub struct CachedSession {
-    pub key: String,
-    pub hit: Hit,
-}
-
 pub struct Store {
     layout: Layout,
     conn: Arc<Connection>,
-    cache: Option<Arc<SessionCache>>,
+    /// With `cachetime`: what the JavaScript cache must forget (`cache.rs`).
+    cache: Option<Arc<Invalidations>>,
     /// `touchAfter`: seconds after a touch during which `get` writes nothing; 0 is off.
     touch_after: u64,
     /// The wiper, the cache subscriber and the connection watcher.
@@ -83,7 +77,7 @@ impl Store {
             background.push(wipe::start(Arc::clone(&conn), layout.clone(), every));
         }
         let cache = config.cache_time.map(|ttl| {
-            let cache = Arc::new(SessionCache::new(ttl, config.cache_max));
+            let cache = Arc::new(Invalidations::new(ttl, config.cache_max));
             background.push(subscriber::start(
                 Arc::clone(&conn),
                 layout.base().cache_channel(),
@@ -131,29 +125,14 @@ impl Store {
         self.conn.exec(exchange).await
     }
 
-    /// A `get` answered from the cache, without Redis: `Ok(None)` when the
-    /// cache is off or misses, and then `get_uncached` must follow.
-    pub fn get_cached(&self, input: &input::Get) -> Result<Option<CachedSession>> {
-        let Some(cache) = &self.cache else {
-            return Ok(None);
-        };
-        let key = keys::cache_key(input.app, input.token);
-        Ok(cache
-            .get_or_reserve(&key)
-            .map(|hit| CachedSession { key, hit }))
-    }
-
-    /// Whether the cache entry of `key` that `get_cached` answered with
-    /// `generation` still stands.
-    pub fn is_cached(&self, key: &str, generation: u64) -> bool {
-        self.cache
-            .as_ref()
-            .is_some_and(|cache| cache.is_current(key, generation))
+    /// With `cachetime`: the cache's settings and what it must forget.
+    pub fn invalidations(&self) -> Option<&Arc<Invalidations>> {
+        self.cache.as_ref()
     }
 
     fn forget(&self, app: &str, token: &str) {
         if let Some(cache) = &self.cache {
-            cache.remove(&keys::cache_key(app, token));
+            cache.forget(keys::cache_key(app, token));
         }
     }
 
@@ -250,11 +229,11 @@ impl Store {
         Ok(token)
     }
 
-    /// The Redis half of `get`, after `get_cached` missed.
+    /// Reads and counts a session: what the JavaScript cache could not answer.
     pub async fn get_uncached(&self, input: input::Get<'_>) -> Result<Option<Session>> {
         let input::Get { app, token, .. } = input;
         let now = now_secs();
-        let outcome = match self.layout.for_token(token) {
+        match self.layout.for_token(token) {
             None => Ok(None),
             Some(keys) => {
                 let invocation = scripts::get(keys, app, token, now, self.touch_after);
@@ -265,14 +244,7 @@ impl Store {
                         None => Ok(None),
                     })
             }
-        };
-        if let Some(cache) = &self.cache {
-            cache.fill(
-                &keys::cache_key(app, token),
-                outcome.as_ref().ok().and_then(Option::as_ref),
-            );
         }
-        outcome
     }
 
     pub async fn set(&self, input: input::Set<'_>) -> Result<Option<Session>> {
@@ -403,7 +375,7 @@ impl Store {
             .await?;
         let killed = killed + elsewhere;
         if let Some(cache) = &self.cache {
-            cache.remove_app(app, Some(id));
+            cache.forget_app(app, Some(id));
         }
         Ok(killed)
     }
@@ -414,7 +386,7 @@ impl Store {
         let app = input.app;
         let counts = self.each_bucket(|keys| self.killall_in(keys, app)).await;
         if let Some(cache) = &self.cache {
-            cache.remove_app(app, None);
+            cache.forget_app(app, None);
         }
         Ok(counts?.into_iter().sum())
     }
@@ -428,7 +400,7 @@ impl Store {
                 .exec(async |conn| invocation.invoke_async(conn).await)
                 .await?;
             if let Some(cache) = &self.cache {
-                cache.remove_app(app, None);
+                cache.forget_app(app, None);
             }
             let (removed, seen) = reply::pair(&value, "killall")?;
             total += removed;
@@ -617,6 +589,9 @@ impl Store {
     pub fn quit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.quitting.store(true, Ordering::Release);
         self.stop_background();
+        if let Some(cache) = &self.cache {
+            cache.close();
+        }
         let operations = Arc::clone(&self.operations);
         let conn = Arc::clone(&self.conn);
         async move {

@@ -1,4 +1,4 @@
-//! Keeps the cache honest: subscribes to `ns:cache` and drops each
+//! Keeps the cache honest: subscribes to `ns:cache` and has it drop each
 //! `APP:TOKEN` it hears, from this or any other instance or program. While
 //! unsubscribed the cache is off, so it never serves what it may have missed.
 //!
@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::task::AbortHandle;
 
-use crate::cache::SessionCache;
+use crate::cache::Invalidations;
 use crate::connection::Connection;
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -21,7 +21,7 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts on the current tokio runtime.
-pub fn start(conn: Arc<Connection>, channel: String, cache: Arc<SessionCache>) -> AbortHandle {
+pub fn start(conn: Arc<Connection>, channel: String, cache: Arc<Invalidations>) -> AbortHandle {
     tokio::spawn(async move {
         let mut delay = RETRY_MIN;
         loop {
@@ -50,7 +50,7 @@ pub fn start(conn: Arc<Connection>, channel: String, cache: Arc<SessionCache>) -
 async fn listen(
     mut sink: PubSubSink,
     mut messages: PubSubStream,
-    cache: &SessionCache,
+    cache: &Invalidations,
     ping_deadline: Duration,
 ) {
     let mut health_checks = tokio::time::interval_at(
@@ -62,7 +62,7 @@ async fn listen(
             message = messages.next() => {
                 let Some(message) = message else { return };
                 if let Ok(key) = std::str::from_utf8(message.get_payload_bytes()) {
-                    cache.remove(key);
+                    cache.forget(key.to_owned());
                 }
             }
             _ = health_checks.tick() => {

@@ -68,17 +68,27 @@ fn session_with<'env, 't>(
     Ok(object)
 }
 
+/// A `get` whose answer fills the JavaScript cache (`cache-hits.js`).
+pub struct Cacheable {
+    pub result: std::result::Result<Reply, SessionError>,
+    pub token: String,
+    pub stamp: f64,
+}
+
 /// What a method answers, before it becomes a JavaScript value.
 pub enum Output {
     /// An operation's.
     Reply(Reply),
+    /// A `get` for the JavaScript cache: the settler hands the answer to
+    /// the cache's place `stamp` for `token` before it settles the Promise.
+    Cacheable(Box<Cacheable>),
     /// quit's.
     Nothing,
     Migrated(crate::store::Step),
 }
 
-pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
-    match output {
+pub fn output(env: &Env, answer: Output, style: Style) -> Result<Unknown<'_>> {
+    match answer {
         Output::Reply(Reply::Token(token)) => single(env, "token", token),
         Output::Reply(Reply::Session(s)) => maybe_session(env, s.as_ref(), style),
         Output::Reply(Reply::Sessions(list)) => sessions(env, &list),
@@ -86,6 +96,10 @@ pub fn output(env: &Env, output: Output, style: Style) -> Result<Unknown<'_>> {
         Output::Reply(Reply::Text(text)) => text.into_unknown(env),
         Output::Reply(Reply::NewToken(Some(token))) => single(env, "token", token),
         Output::Reply(Reply::NewToken(None)) => maybe_session(env, None, style),
+        Output::Cacheable(cacheable) => match cacheable.result {
+            Ok(reply) => output(env, Output::Reply(reply), style),
+            Err(err) => Err(error(env, &err)),
+        },
         Output::Nothing => ().into_unknown(env),
         Output::Migrated(step) => migrated(env, &step),
     }

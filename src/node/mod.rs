@@ -1,32 +1,32 @@
 //! The N-API surface: `NativeSessions`, one method per row of the table of
-//! operations (`crate::operations`), each answering a Promise (a cache hit
-//! answers at once), and `quit`. `index.js` adds callbacks, binding and
-//! events. In memory mode (`crate::memory`) every method answers at once,
+//! operations (`crate::operations`), each answering a Promise, and `quit`.
+//! `index.js` adds callbacks, binding and events, and answers cache hits
+//! itself (`cache-hits.js`), told what to forget by `invalidate`. In memory mode (`crate::memory`) every method answers at once,
 //! on the JavaScript thread, at the time JavaScript hands in.
 
 mod args;
 mod convert;
+mod invalidate;
 mod options;
 mod runtime;
 mod settle;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, Function, JsValue, ObjectRef, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{FnArgs, Function, JsValue, ToNapiValue, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
 use crate::memory::{self, Now};
-use crate::operations::{for_each_operation, input, Operation};
-use crate::store::CachedSession;
+use crate::operations::{for_each_operation, Operation};
 use crate::{Config, SessionError, Store, Style};
 use args::{guarded, read_args};
-use convert::Output;
+use convert::{Cacheable, Output};
+use invalidate::InvalidateCallback;
 use options::read_options;
-use settle::Settler;
+use settle::{FillArgs, Settler};
 
 // Every method returns `Result<...>` spelled out, never through an alias:
 // napi-rs throws an `Err` only from a return type it can see is a `Result`,
@@ -40,19 +40,8 @@ pub struct NativeSessions {
     /// The in-memory engine, which then answers every operation.
     memory: Option<Arc<memory::Sessions>>,
     warnings: Vec<String>,
-    /// The JavaScript object of each cache entry, so a hit returns it as the
-    /// reference does instead of building it again. Valid while the engine's
-    /// entry has the same generation; touched only on the JavaScript thread.
-    objects: Mutex<CachedObjects>,
     settler: Settler,
 }
-
-struct CachedObjects {
-    by_key: HashMap<String, (u64, ObjectRef<false>)>,
-    sweep_at: usize,
-}
-
-const FIRST_SWEEP: usize = 256;
 
 type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
 
@@ -83,13 +72,18 @@ fn style(legacy: bool) -> Style {
 #[napi]
 impl NativeSessions {
     /// `memory`: the in-memory engine whatever the options say (index.js
-    /// passes the environment variable REDIS_SESSIONS_MEMORY).
+    /// passes the environment variable REDIS_SESSIONS_MEMORY). With
+    /// `cachetime` on Redis, `on_invalidate` and `on_fill` are the
+    /// JavaScript cache's (`cache-hits.js`); memory mode keeps its cache in
+    /// the engine, on the JavaScript clock (`crate::memory`).
     #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,
         options: Unknown,
         on_event: Option<EventCallback>,
         memory: Option<bool>,
+        on_invalidate: Option<InvalidateCallback>,
+        on_fill: Option<Function<FillArgs<'static>, ()>>,
     ) -> Result<Self> {
         let mut warnings = Vec::new();
         let config = read_options(&env, &options, &mut warnings)
@@ -116,15 +110,58 @@ impl NativeSessions {
                 (store, None)
             }
         };
+        let settler = Settler::new();
+        let feed = store.as_ref().ok().and_then(|store| store.invalidations());
+        if let (Some(feed), Some(callback)) = (feed, &on_invalidate) {
+            settler.before_settling(invalidate::connect(&env, feed, callback)?);
+        }
+        if let Some(fill) = on_fill {
+            settler.on_fill(fill.create_ref()?);
+        }
         Ok(Self {
             store,
             memory,
             warnings,
-            objects: Mutex::new(CachedObjects {
-                by_key: HashMap::new(),
-                sweep_at: FIRST_SWEEP,
-            }),
-            settler: Settler::new(),
+            settler,
+        })
+    }
+
+    /// With `cachetime` on Redis, the cache's settings for `cache-hits.js`:
+    /// `[seconds, most entries]`; `null` without, and in memory mode.
+    #[napi(getter, catch_unwind, ts_return_type = "[number, number] | null")]
+    pub fn cache(&self) -> Option<Vec<f64>> {
+        let feed = self.store.as_ref().ok()?.invalidations()?;
+        Some(vec![feed.time.as_secs_f64(), feed.max as f64])
+    }
+
+    /// `get` for the JavaScript cache: a Promise of the answer, which is
+    /// first handed to the constructor's `onFill` with `token` and `stamp`
+    /// (the cache's place for this read) and the seconds the session has left.
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
+    pub fn get_cacheable<'env>(
+        &self,
+        env: &'env Env,
+        options: Unknown,
+        legacy: bool,
+        token: String,
+        stamp: f64,
+    ) -> Result<Unknown<'env>> {
+        let op = Operation::Get;
+        let style = style(legacy);
+        let prepared = self.store.clone().and_then(|store| {
+            let args = guarded(env, "options", || read_args(&options, op.fields()))?;
+            Ok((store.admit()?, store, args))
+        });
+        self.settler.spawn(env, style, async move {
+            let result = match prepared {
+                Ok((_admitted, store, args)) => store.perform(op, &args, style).await,
+                Err(err) => Err(err),
+            };
+            Ok(Output::Cacheable(Box::new(Cacheable {
+                result,
+                token,
+                stamp,
+            })))
         })
     }
 
@@ -135,8 +172,7 @@ impl NativeSessions {
     }
 
     /// Every operation of the table: reads its fields, then runs it on the
-    /// runtime and settles the Promise on the JavaScript thread. `get` has
-    /// its own path, for its cache.
+    /// runtime and settles the Promise on the JavaScript thread.
     fn operate<'env>(
         &self,
         env: &'env Env,
@@ -148,9 +184,6 @@ impl NativeSessions {
         if let Some(memory) = &self.memory {
             return in_memory(env, memory, options, legacy, op, now);
         }
-        if op == Operation::Get {
-            return self.get_from_cache_first(env, options, legacy);
-        }
         let style = style(legacy);
         let prepared = self.store.clone().and_then(|store| {
             let args = guarded(env, "options", || read_args(options, op.fields()))?;
@@ -160,71 +193,6 @@ impl NativeSessions {
             let (_admitted, store, args) = prepared?;
             store.perform(op, &args, style).await.map(Output::Reply)
         })
-    }
-
-    /// A cache hit or a validation error answers at once, without the
-    /// runtime: the session object, or a thrown error. Otherwise a Promise.
-    fn get_from_cache_first<'env>(
-        &self,
-        env: &'env Env,
-        options: &Unknown,
-        legacy: bool,
-    ) -> Result<Unknown<'env>> {
-        let op = Operation::Get;
-        let style = style(legacy);
-        let store = self
-            .store
-            .as_ref()
-            .map_err(|err| convert::error(env, err))?;
-        let args = guarded(env, "options", || read_args(options, op.fields()))
-            .map_err(|err| convert::error(env, &err))?;
-        let cached = input::Get::check(&args, style).and_then(|input| store.get_cached(&input));
-        match cached {
-            Err(err) => Err(convert::error(env, &err)),
-            Ok(Some(cached)) => self.cached_object(env, store, cached),
-            // The arguments already read: a getter must not run twice.
-            Ok(None) => {
-                let admitted = store.admit().map_err(|err| convert::error(env, &err))?;
-                let store = Arc::clone(store);
-                self.settler.spawn(env, style, async move {
-                    let _admitted = admitted;
-                    store.perform(op, &args, style).await.map(Output::Reply)
-                })
-            }
-        }
-    }
-
-    fn cached_object<'env>(
-        &self,
-        env: &'env Env,
-        store: &Store,
-        cached: CachedSession,
-    ) -> Result<Unknown<'env>> {
-        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((generation, object)) = objects.by_key.get(&cached.key) {
-            if *generation == cached.hit.generation {
-                return object.get_value(env)?.into_unknown(env);
-            }
-        }
-        let object = convert::session(env, &cached.hit.session)?;
-        let reference = object.create_ref::<false>()?;
-        if let Some((_, stale)) = objects
-            .by_key
-            .insert(cached.key, (cached.hit.generation, reference))
-        {
-            stale.unref(env)?;
-        }
-        if objects.by_key.len() > objects.sweep_at {
-            let (live, stale): (HashMap<_, _>, HashMap<_, _>) = std::mem::take(&mut objects.by_key)
-                .into_iter()
-                .partition(|(key, (generation, _))| store.is_cached(key, *generation));
-            objects.by_key = live;
-            objects.sweep_at = FIRST_SWEEP.max(objects.by_key.len() + objects.by_key.len() / 4);
-            for (_, (_, object)) in stale {
-                object.unref(env)?;
-            }
-        }
-        object.into_unknown(env)
     }
 
     /// Stops the wiper, refuses later calls, closes the connection once the
@@ -250,16 +218,6 @@ impl NativeSessions {
             Ok(Output::Nothing)
         });
         self.settler.close();
-        let objects = std::mem::take(
-            &mut self
-                .objects
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .by_key,
-        );
-        for (_, (_, object)) in objects {
-            object.unref(env)?;
-        }
         answer
     }
 
@@ -389,8 +347,8 @@ macro_rules! napi_operations {
             // The rows' doc comments are not repeated here: napi-rs would
             // print them into binding.d.ts as the raw strings macro_rules makes.
             $(
-                /// An operation of the table (`crate::operations`): a Promise;
-                /// `get` answers a cache hit or a validation error at once.
+                /// An operation of the table (`crate::operations`): a Promise
+                /// (in memory mode the answer itself).
                 #[napi(catch_unwind, ts_return_type = "unknown")]
                 /// `now`: `Date.now()`, handed in only in memory mode.
                 #[allow(non_snake_case, reason = "named as in JavaScript: createWithToken")]

@@ -15,16 +15,17 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{JsValue, Unknown};
+use napi::bindgen_prelude::{FnArgs, FunctionRef, JsValue, Unknown};
 use napi::threadsafe_function::{
     ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
 use napi::{sys, Env, JsError, Result, Status};
 
-use super::convert::{self, Output};
+use super::convert::{self, Cacheable, Output};
+use crate::operations::Reply;
 use crate::{SessionError, Style};
 
 /// A promise's resolver, settled only on the JavaScript thread that made it.
@@ -39,6 +40,13 @@ type Completion = (Deferred, Outcome, Style);
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
+/// Runs on the JavaScript thread before a batch of answers is settled.
+type BeforeSettling = Box<dyn Fn(&Env) + Send + Sync>;
+
+/// The JavaScript cache's `fill(token, stamp, answer, secondsLeft)`.
+pub type FillArgs<'a> = FnArgs<(String, f64, Option<Unknown<'a>>, f64)>;
+type Fill = FunctionRef<FillArgs<'static>, ()>;
+
 #[derive(Default)]
 struct Shared {
     done: Mutex<Vec<Completion>>,
@@ -47,6 +55,8 @@ struct Shared {
     closed: AtomicBool,
     /// Referenced (keeping Node alive) only while operations are in flight.
     wake: Mutex<Option<Arc<Wake>>>,
+    before_settling: OnceLock<BeforeSettling>,
+    fill: OnceLock<Fill>,
 }
 
 impl Shared {
@@ -74,6 +84,20 @@ impl Settler {
         Self {
             shared: Arc::new(Shared::default()),
         }
+    }
+
+    /// Has `hook` run on the JavaScript thread before every batch of
+    /// answers is settled (the cache's invalidations); set once.
+    pub fn before_settling(&self, hook: impl Fn(&Env) + Send + Sync + 'static) {
+        let _ = self.shared.before_settling.set(Box::new(hook));
+    }
+
+    /// Has every `Output::Cacheable` answer handed to `fill` as it settles;
+    /// set once. Done here rather than in a `then` of the Promise: a chained
+    /// Promise per read kept enough short-lived objects alive across
+    /// scavenges that V8 doubled its young generation (the soak test saw it).
+    pub fn on_fill(&self, fill: Fill) {
+        let _ = self.shared.fill.set(fill);
     }
 
     fn wake(&self, env: &Env) -> Result<Arc<Wake>> {
@@ -141,7 +165,7 @@ impl Settler {
         outcome: Outcome,
     ) -> Result<Unknown<'env>> {
         let (deferred, promise) = promise(env)?;
-        settle(env, deferred, outcome, style);
+        settle(env, deferred, outcome, style, self.shared.fill.get());
         Ok(promise)
     }
 
@@ -176,10 +200,13 @@ fn promise(env: &Env) -> Result<(Deferred, Unknown<'_>)> {
     }))
 }
 
-fn settle(env: &Env, deferred: Deferred, outcome: Outcome, style: Style) {
-    let value = outcome
-        .map_err(|err| convert::error(env, &err))
-        .and_then(|output| convert::output(env, output, style));
+fn settle(env: &Env, deferred: Deferred, outcome: Outcome, style: Style, fill: Option<&Fill>) {
+    let value = match (outcome, fill) {
+        (Ok(Output::Cacheable(cacheable)), Some(fill)) => fill_cache(env, *cacheable, style, fill),
+        (outcome, _) => outcome
+            .map_err(|err| convert::error(env, &err))
+            .and_then(|output| convert::output(env, output, style)),
+    };
     // The status is ignored: Node frees the deferred whether or not it could
     // settle the Promise (it cannot while the environment shuts down), and no
     // caller is left to tell.
@@ -195,12 +222,50 @@ fn settle(env: &Env, deferred: Deferred, outcome: Outcome, style: Style) {
     };
 }
 
+/// The answer of a cacheable `get`, handed to the cache first: a session
+/// with the seconds it has left; anything else frees the cache's place.
+fn fill_cache<'env>(
+    env: &'env Env,
+    cacheable: Cacheable,
+    style: Style,
+    fill: &Fill,
+) -> Result<Unknown<'env>> {
+    let Cacheable {
+        result,
+        token,
+        stamp,
+    } = cacheable;
+    let left = match &result {
+        Ok(Reply::Session(Some(session))) => crate::cache::seconds_left(session),
+        _ => 0.0,
+    };
+    let value = result
+        .map_err(|err| convert::error(env, &err))
+        .and_then(|reply| convert::output(env, Output::Reply(reply), style));
+    if let Ok(fill) = fill.borrow_back(env) {
+        // The facade's own function, which does not throw; were it to, the
+        // Promise must still settle.
+        // SAFETY: the answer was made in this env and is passed on within
+        // this call; the 'static of `FillArgs` only names the type of the
+        // stored function's arguments.
+        let answer = value
+            .as_ref()
+            .ok()
+            .map(|answer| unsafe { Unknown::from_raw_unchecked(env.raw(), answer.raw()) });
+        let _ = fill.call(FnArgs::from((token, stamp, answer, left)));
+    }
+    value
+}
+
 /// On the JavaScript thread: settles every completed operation.
 fn drain(env: &Env, shared: &Shared) {
     let done = std::mem::take(&mut *shared.done.lock().unwrap_or_else(PoisonError::into_inner));
+    if let Some(hook) = shared.before_settling.get() {
+        hook(env);
+    }
     for (deferred, outcome, style) in done {
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        settle(env, deferred, outcome, style);
+        settle(env, deferred, outcome, style, shared.fill.get());
     }
     if shared.release_if_idle() {
         if let Some(wake) = shared.wake().as_ref() {
