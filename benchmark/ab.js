@@ -8,8 +8,10 @@
 //
 //   node benchmark/ab.js OP C N ROUNDS DIR...
 //   OP: get | set | cachedGet; DIR: a directory holding index.js, binding.js
-//   and the .node binary (copy them aside to keep a build).
+//   and the .node binary (copy them aside to keep a build), called with
+//   Promises, or with callbacks as DIR:cb; or v3 / v4, the references.
 //   e.g. node benchmark/ab.js get 100 40000 10 /tmp/before .
+//        node benchmark/ab.js cachedGet 1 200000 8 v3 .
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -19,10 +21,20 @@ const { APP } = require('./workloads')
 const OPS = ['get', 'set', 'cachedGet']
 const SESSIONS = 5000
 
+/** The range of the rounds' values: "min–max". */
+const spread = (values) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`
+
+/** What a DIR argument names: a reference, or a build and the style to call it in. */
+function implOf(arg) {
+  if (arg === 'v3' || arg === 'v4') return { impl: arg }
+  if (arg.endsWith(':cb')) return { impl: 'rs-cb', dir: arg.slice(0, -3) }
+  return { impl: 'rs', dir: arg }
+}
+
 /** One measured run in a fresh child: worker.js, loading the build in `dir`. */
 async function runBuild(job) {
-  const result = await runChild(path.join(__dirname, 'worker.js'), [JSON.stringify(job)], job.dir)
-  if (result.bad > 0) throw new Error(`${job.dir}: ${result.bad} wrong answers`)
+  const result = await runChild(path.join(__dirname, 'worker.js'), [JSON.stringify(job)], job.dir ?? job.impl)
+  if (result.bad > 0) throw new Error(`${job.dir ?? job.impl}: ${result.bad} wrong answers`)
   return result
 }
 
@@ -43,8 +55,7 @@ async function main([op, c, n, rounds, ...dirs]) {
       for (const dir of round % 2 ? [...dirs].reverse() : dirs) {
         results.get(dir).push(
           await runBuild({
-            impl: 'rs',
-            dir,
+            ...implOf(dir),
             op,
             c: Number(c),
             n: Number(n),
@@ -66,7 +77,7 @@ async function main([op, c, n, rounds, ...dirs]) {
       console.log(
         [
           dir,
-          `${Math.round(m('opsPerSec'))} ops/s`,
+          `${Math.round(m('opsPerSec'))} ops/s (${spread(runs.map((r) => r.opsPerSec))})`,
           `node ${m('nodeCpuPerOp').toFixed(2)} µs`,
           `redis ${m('redisCpuPerOp').toFixed(2)} µs`,
           `peak RSS ${Math.round(m('maxRssMB'))} MB`,
