@@ -31,6 +31,7 @@ class RedisSessions extends EventEmitter {
   #memory
   /** With `cachetime`: the cached answers of `get`. */
   #hits
+  #quitTold = false
 
   constructor(options) {
     super()
@@ -81,6 +82,11 @@ class RedisSessions extends EventEmitter {
     } catch (err) {
       result = err
       failed = true
+    }
+    // As the closed connection does in Redis mode: 'disconnect' (message "quit") once, after quit.
+    if (this.#memory && name === 'quit' && !this.#quitTold) {
+      this.#quitTold = true
+      Promise.resolve().then(() => this.#onEvent('disconnect', 'quit'))
     }
     if (callback === undefined) return failed ? Promise.reject(result) : Promise.resolve(result)
     if (this.#memory) answerSoon(callback, failed, result)

@@ -51,6 +51,7 @@ describe('memory: true', () => {
   it('answers both styles without Redis, with the same errors', async () => {
     const rs = new RedisSessions({ memory: true, port: 1, host: 'nowhere.invalid' })
     assert.equal(rs.connected, true)
+    await new Promise((resolve) => rs.once('connect', resolve))
     const { token } = await rs.create({ app: APP, id: 'u1', ip: '1', d: { a: 1, b: null } })
     const got = await new Promise((resolve, reject) =>
       rs.get({ app: APP, token }, (err, value) => (err ? reject(err) : resolve(value))),
@@ -73,8 +74,14 @@ describe('memory: true', () => {
     const bound = rs.kill
     assert.deepEqual(await bound({ app: APP, token }), { kill: 1 })
     assert.equal(await rs.ping(), 'PONG')
+    const events = []
+    for (const name of ['connect', 'disconnect']) rs.on(name, () => events.push(name))
+    await rs.quit()
     await rs.quit()
     await assert.rejects(rs.ping(), { name: 'closed', message: 'This RedisSessions instance has been quit' })
+    assert.deepEqual(events, ['disconnect'], "'disconnect' once after quit, as the connection's close in Redis mode")
+    assert.equal(rs.connected, false)
+    assert.equal(rs.redis.connected, false)
   })
 
   it('sessions expire, idle and are wiped on the clock of Date.now()', async () => {
