@@ -11,6 +11,8 @@
 //   node benchmark/express.js [--rounds 5] [--seconds 3]
 //   BENCH_THREADS=1   also the server's CPU per request by thread name (node, the engine's)
 //   BENCH_PROFILE=DIR each server writes a CPU profile there (node --cpu-prof)
+//   BENCH_STORES=connect-redis,memory,rs,rs-lazy  which stores (connect-redis and memory are the baselines);
+//                     rs-lazy is this store on an engine with `touchAfter: 60`
 const http = require('node:http')
 const fs = require('node:fs')
 const { fork } = require('node:child_process')
@@ -24,6 +26,7 @@ const NAMES = {
   memory: 'MemoryStore',
   rs: 'redis-sessions-rs',
   'rs-cache': 'redis-sessions-rs, cachetime 30',
+  'rs-lazy': 'redis-sessions-rs, touchAfter 60',
 }
 const USERS = 200
 const CONCURRENCY = [1, 100]
@@ -48,7 +51,8 @@ async function serve(kind, redisPort) {
     const RedisSessions = require('..')
     const { RedisSessionsStore } = require('../express')
     const cachetime = kind === 'rs-cache' ? 30 : 0
-    const client = new RedisSessions({ port: redisPort, namespace: kind, cachetime })
+    const touchAfter = kind === 'rs-lazy' ? 60 : 0
+    const client = new RedisSessions({ port: redisPort, namespace: kind, cachetime, touchAfter })
     store = new RedisSessionsStore({ client, app: 'bench' })
   } else {
     store = new session.MemoryStore()
