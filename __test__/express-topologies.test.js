@@ -1,6 +1,6 @@
 'use strict'
-// The express-session store (issue 16, point 10) on Sentinel and on a
-// 3-master Redis Cluster: an Express app over HTTP with cookies, sessions
+// The express-session store (issue 16, point 10) on Sentinel, on a 3-master
+// Redis Cluster and on the in-memory engine: an Express app over HTTP with cookies, sessions
 // persisting and merging, signing in, listing and logging out devices, and no
 // resurrection. On the cluster a session lives in the bucket its sid's token
 // names and its user's bucket lists it too (a second step): the listing
@@ -16,7 +16,8 @@ const { serve } = require('./helpers/express-app')
 
 const APP = 'topoapp'
 
-for (const name of ['sentinel', 'cluster']) {
+// memory: the in-memory engine (`memory: true`), which has the store's two operations too.
+for (const name of ['sentinel', 'cluster', 'memory']) {
   describe(`express-session store on ${name}`, () => {
     let topology
     let rs
