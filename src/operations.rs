@@ -7,7 +7,9 @@
 //!
 //! Adding an operation: a row here, the engine method the row names (in
 //! `store.rs`, taking the row's `input::`), its script in `lua/` with its
-//! invocation in `scripts.rs`, and its types in `index.d.ts`.
+//! invocation in `scripts.rs`, the method of the same name on
+//! `memory::Sessions` (the in-memory engine; it takes the time too), and its
+//! types in `index.d.ts`.
 
 use std::marker::PhantomData;
 
