@@ -146,7 +146,7 @@ describe('runtimes', () => {
         { env, cwd: root, timeout: 80_000 },
       )
       const output = stdout + stderr
-      assert.match(output, /Tests:\s+5 passed, 5 total/)
+      assert.match(output, /Tests:\s+6 passed, 6 total/)
       assert.match(output, /Test Suites:\s+4 passed, 4 total/)
       assert.doesNotMatch(output, /did not exit/i)
       const handles = [...output.matchAll(/●\s+(\S+)/g)].map((m) => m[1])

@@ -9,7 +9,7 @@ describe('memory: true under modern fake timers', () => {
 
   beforeEach(() => {
     jest.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') })
-    rs = new RedisSessions({ memory: true, namespace: 'jestmemory' })
+    rs = new RedisSessions({ memory: true, namespace: 'jestmemory', cachetime: 30 })
   })
   afterEach(async () => {
     await rs.quit()
@@ -24,6 +24,15 @@ describe('memory: true under modern fake timers', () => {
     jest.advanceTimersByTime(61_000)
     expect(await rs.get({ app: 'jestapp', token })).toBeNull()
     expect(await rs.soid({ app: 'jestapp', id: 'user' })).toEqual({ sessions: [] })
+  })
+
+  test('the cache answers until cachetime has passed on the fake clock', async () => {
+    const { token } = await rs.create({ app: 'jestapp', id: 'user', ip: '1', ttl: 600 })
+    expect((await rs.get({ app: 'jestapp', token })).r).toBe(1)
+    jest.advanceTimersByTime(29_000)
+    expect((await rs.get({ app: 'jestapp', token })).r).toBe(1)
+    jest.advanceTimersByTime(2_000)
+    expect((await rs.get({ app: 'jestapp', token })).r).toBe(2)
   })
 
   test('callbacks answer though process.nextTick is faked', (done) => {
