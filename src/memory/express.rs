@@ -35,19 +35,8 @@ impl Sessions {
             .filter(|(_, value)| *value != Value::Null)
             .cloned()
             .collect();
-        let record = Record {
-            id: Arc::from(id),
-            r: 1,
-            w: 1,
-            ttl,
-            d: (!kept.is_empty()).then(|| data::stringify(&kept).into()),
-            la: now.secs,
-            ip: ip.into(),
-            no_resave: false,
-            ends: None,
-            active: now.secs,
-            expires: now.secs + ttl,
-        };
+        let d = (!kept.is_empty()).then(|| data::stringify(&kept));
+        let record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
         space.insert(app, Arc::from(token), record);
         Ok(Some(token.to_owned()))
     }

@@ -86,21 +86,14 @@ impl Sessions {
             .filter(|(_, value)| *value != Value::Null)
             .cloned()
             .collect();
-        let ends = max_age.map(|seconds| now.secs + seconds);
-        let idle_expiry = now.secs + ttl;
-        let record = Record {
-            id: Arc::from(id),
-            r: 1,
-            w: 1,
-            ttl,
-            d: (!kept.is_empty()).then(|| data::stringify(&kept).into()),
-            la: now.secs,
-            ip: ip.into(),
-            no_resave,
-            ends,
-            active: now.secs,
-            expires: ends.map_or(idle_expiry, |ends| idle_expiry.min(ends)),
-        };
+        let d = (!kept.is_empty()).then(|| data::stringify(&kept));
+        let mut record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
+        record.no_resave = no_resave;
+        if let Some(seconds) = max_age {
+            let ends = now.secs + seconds;
+            record.ends = Some(ends);
+            record.expires = record.expires.min(ends);
+        }
         let mut space = self.lock(now);
         space.insert(app, Arc::clone(&token), record);
         if let Some(max) = max {
@@ -174,7 +167,7 @@ impl Sessions {
         };
         let (ttl, idle) = record.live(now.secs).unwrap_or_default();
         let w = counted(record.w, "w")?;
-        let merged = d::merge(record.d.as_deref(), patch).map_err(SessionError::CorruptSession)?;
+        let merged = d::merge(record.d(), patch).map_err(SessionError::CorruptSession)?;
         let ttl = if record.no_resave { ttl - idle } else { ttl };
         space.touch(app, token, ttl, now.secs);
         if let Some(record) = space.record_mut(app, token) {
@@ -182,7 +175,7 @@ impl Sessions {
             if idle > 1.0 {
                 record.la = now.secs;
             }
-            record.d = merged.as_deref().map(Into::into);
+            record.set_d(merged.as_deref());
         }
         space.publish(app, token);
         session.w = w as f64;

@@ -17,10 +17,11 @@ pub struct Record {
     pub r: i64,
     pub w: i64,
     pub ttl: f64,
-    /// JSON text, as `JSON.stringify` writes it.
-    pub d: Option<Box<str>>,
     pub la: f64,
-    pub ip: Box<str>,
+    /// `ip`, then `d`'s JSON text when it has one: one allocation for both
+    /// (48 bytes less a session with a small `d` than two).
+    text: Box<str>,
+    ip_len: u32,
     pub no_resave: bool,
     /// `maxAge`'s end, unix seconds.
     pub ends: Option<f64>,
@@ -31,6 +32,38 @@ pub struct Record {
 }
 
 impl Record {
+    /// A session created now: `create`'s fields, its expiry `ttl` from now.
+    pub fn new(id: &str, ip: &str, d: Option<&str>, ttl: f64, now: f64) -> Self {
+        Self {
+            id: Arc::from(id),
+            r: 1,
+            w: 1,
+            ttl,
+            la: now,
+            text: [ip, d.unwrap_or_default()].concat().into(),
+            ip_len: u32::try_from(ip.len()).unwrap_or(u32::MAX),
+            no_resave: false,
+            ends: None,
+            active: now,
+            expires: now + ttl,
+        }
+    }
+
+    pub fn ip(&self) -> &str {
+        self.text.get(..self.ip_len as usize).unwrap_or_default()
+    }
+
+    /// `d`'s JSON text; `None` when the session has no `d`.
+    pub fn d(&self) -> Option<&str> {
+        self.text
+            .get(self.ip_len as usize..)
+            .filter(|d| !d.is_empty())
+    }
+
+    pub fn set_d(&mut self, d: Option<&str>) {
+        self.text = [self.ip(), d.unwrap_or_default()].concat().into();
+    }
+
     /// `load_live`: its ttl and idle time, or `None` when it idled out or ended.
     pub fn live(&self, now: f64) -> Option<(f64, f64)> {
         let idle = now - self.la;
@@ -49,9 +82,9 @@ impl Record {
             w: self.w as f64,
             ttl: if self.no_resave { ttl - idle } else { ttl },
             idle,
-            ip: Some(self.ip.to_string()),
+            ip: Some(self.ip().to_owned()),
             no_resave: self.no_resave,
-            d: self.d.as_deref().map(str::to_owned),
+            d: self.d().map(str::to_owned),
             handle: None,
             ends_in: self.ends.map(|ends| ends - now),
         })
@@ -222,19 +255,19 @@ pub(super) mod tests {
     use super::*;
 
     pub fn record(id: &str, la: f64, ttl: f64) -> Record {
-        Record {
-            id: Arc::from(id),
-            r: 1,
-            w: 1,
-            ttl,
-            d: None,
-            la,
-            ip: "ip".into(),
-            no_resave: false,
-            ends: None,
-            active: la,
-            expires: la + ttl,
-        }
+        Record::new(id, "ip", None, ttl, la)
+    }
+
+    #[test]
+    fn ip_and_d_share_one_text() {
+        let mut r = Record::new("u", "1.2.3.4", Some("{\"a\":1}"), 30.0, 0.0);
+        assert_eq!((r.ip(), r.d()), ("1.2.3.4", Some("{\"a\":1}")));
+        r.set_d(None);
+        assert_eq!((r.ip(), r.d()), ("1.2.3.4", None));
+        r.set_d(Some("{\"é\":\"😀\"}"));
+        assert_eq!((r.ip(), r.d()), ("1.2.3.4", Some("{\"é\":\"😀\"}")));
+        let unicode = Record::new("u", "😀", None, 30.0, 0.0);
+        assert_eq!((unicode.ip(), unicode.d()), ("😀", None));
     }
 
     #[test]

@@ -22,11 +22,11 @@ pub fn dump(space: &Space, namespace: &str) -> Value {
             hash.insert("id".into(), json!(&*record.id));
             hash.insert("r".into(), json!(record.r.to_string()));
             hash.insert("w".into(), json!(record.w.to_string()));
-            hash.insert("ip".into(), json!(&*record.ip));
+            hash.insert("ip".into(), json!(record.ip()));
             hash.insert("la".into(), json!(number_to_string(record.la)));
             hash.insert("ttl".into(), json!(number_to_string(record.ttl)));
-            if let Some(d) = &record.d {
-                hash.insert("d".into(), json!(&**d));
+            if let Some(d) = record.d() {
+                hash.insert("d".into(), json!(d));
             }
             if record.no_resave {
                 hash.insert("no_resave".into(), json!("1"));
