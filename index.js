@@ -5,6 +5,7 @@
 const { EventEmitter } = require('node:events')
 const { NativeSessions } = require('./binding.js')
 const { CacheHits } = require('./cache-hits.js')
+const { tracing, trace, appOf, connectionChanged } = require('./diagnostics.js')
 
 // One method per operation of the engine's table, and quit; sorted, as the class body had them.
 const METHODS = [...NativeSessions.operations(), 'quit'].sort()
@@ -16,15 +17,21 @@ const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(proc
 // In memory mode a callback gets its answer from a Promise reaction, not process.nextTick, which
 // fake timers replace (jest's modern ones too). What it throws still becomes an uncaught exception.
 function answerSoon(callback, failed, result) {
+  if (failed) soon(callback, [result])
+  else soon(callback, [null, result])
+}
+
+function soon(fn, args) {
   Promise.resolve().then(() => {
     try {
-      if (failed) callback(result)
-      else callback(null, result)
+      fn(...args)
     } catch (err) {
       NativeSessions.raise(err)
     }
   })
 }
+
+const nextTick = (fn, args) => process.nextTick(fn, ...args)
 
 class RedisSessions extends EventEmitter {
   #native
@@ -32,6 +39,7 @@ class RedisSessions extends EventEmitter {
   /** With `cachetime`: the cached answers of `get`. */
   #hits
   #quitTold = false
+  #connectedBefore = false
 
   constructor(options) {
     super()
@@ -59,6 +67,9 @@ class RedisSessions extends EventEmitter {
 
   #onEvent(event, message) {
     this.connected = this.redis.connected = event === 'connect'
+    if (event === 'disconnect') connectionChanged(event, message)
+    else connectionChanged(this.#connectedBefore ? 'reconnect' : 'connect')
+    this.#connectedBefore ||= this.connected
     this.redis.emit(event)
     this.emit(event)
     // Node throws on an 'error' event nobody listens to; a lost connection is not worth a crash.
@@ -72,6 +83,13 @@ class RedisSessions extends EventEmitter {
   #call(name, args) {
     const callback = typeof args[args.length - 1] === 'function' ? args.pop() : undefined
     const legacy = callback !== undefined
+    // As the closed connection does in Redis mode: 'disconnect' (message "quit") once, after quit
+    // (a microtask: it comes after the quit below).
+    if (this.#memory && name === 'quit' && !this.#quitTold) {
+      this.#quitTold = true
+      Promise.resolve().then(() => this.#onEvent('disconnect', 'quit'))
+    }
+    if (tracing()) return this.#traced(name, args[0], callback)
     let result
     let failed = false
     try {
@@ -83,11 +101,6 @@ class RedisSessions extends EventEmitter {
       result = err
       failed = true
     }
-    // As the closed connection does in Redis mode: 'disconnect' (message "quit") once, after quit.
-    if (this.#memory && name === 'quit' && !this.#quitTold) {
-      this.#quitTold = true
-      Promise.resolve().then(() => this.#onEvent('disconnect', 'quit'))
-    }
     if (callback === undefined) return failed ? Promise.reject(result) : Promise.resolve(result)
     if (this.#memory) answerSoon(callback, failed, result)
     else if (failed) process.nextTick(callback, result)
@@ -98,6 +111,25 @@ class RedisSessions extends EventEmitter {
       )
     } else process.nextTick(callback, null, result)
     return undefined
+  }
+
+  // The same, published on the tracing channel (diagnostics.js). A cache hit is
+  // looked up first, so that `cached` is known when `start` is published.
+  #traced(name, options, callback) {
+    const legacy = callback !== undefined
+    const later = this.#memory ? soon : nextTick
+    const app = appOf(options)
+    if (name === 'get' && this.#hits !== undefined) {
+      const token =
+        typeof options === 'object' ? Object.getOwnPropertyDescriptor(options ?? {}, 'token')?.value : undefined
+      const hit = typeof app === 'string' && typeof token === 'string' ? this.#hits.lookup(app, token) : undefined
+      if (hit !== undefined) return trace({ method: name, app, cached: true }, () => hit, callback, later)
+      return trace({ method: name, app, cached: false }, () => this.#get(options, legacy), callback, later)
+    }
+    const work = this.#memory
+      ? () => this.#native[name](options, legacy, Date.now())
+      : () => this.#native[name](options, legacy)
+    return trace({ method: name, app, cached: false }, work, callback, later)
   }
 
   /** Empties the in-memory store (memory mode) of `namespace`, or of every namespace. */

@@ -47,6 +47,7 @@ describe('packaging', () => {
       'bin/migrate-to-cluster.js',
       'binding.js',
       'cache-hits.js',
+      'diagnostics.js',
       'express.d.ts',
       'express.js',
       'express.mjs',
