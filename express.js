@@ -47,6 +47,23 @@ function cookieMaxAge(cookie) {
   return undefined
 }
 
+/** Whether the cookie lives less than the engine's least ttl, so that its stored `expires` is what ends it. */
+function isShort(cookie) {
+  const maxAge = cookieMaxAge(cookie)
+  return maxAge !== undefined && maxAge < MIN_TTL * 1000
+}
+
+/**
+ * Whether two cookie entries differ in `expires` alone: express-session moves it on every request, and for a
+ * cookie of 10 s or more the engine's idle timeout, which every read moves, is what ends the session.
+ */
+function sameButExpires(before, after) {
+  const a = parseEntry(before)
+  const b = parseEntry(after)
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return false
+  return JSON.stringify({ ...a, expires: null }) === JSON.stringify({ ...b, expires: null })
+}
+
 /** Whether a stored cookie says its session has ended: only one shorter than the engine's least ttl is told by it. */
 function endedByCookie(cookie, now) {
   if (!cookie || !cookie.expires || typeof cookie.originalMaxAge !== 'number') return false
@@ -224,8 +241,10 @@ class RedisSessionsStore extends Store {
     const json = entriesOf(sess)
     const patch = {}
     let changed = false
+    const short = isShort(sess.cookie)
     for (const [key, text] of json) {
-      if (loaded.json.get(key) !== text) {
+      const before = loaded.json.get(key)
+      if (before !== text && !(key === 'cookie' && !short && sameButExpires(before, text))) {
         patch[key] = text
         changed = true
       }
@@ -266,8 +285,7 @@ class RedisSessionsStore extends Store {
     if (ttl !== loaded.ttl) {
       if (await this.#client.touch({ app, token, ttl })) loaded.ttl = ttl
     }
-    const maxAge = cookieMaxAge(sess.cookie)
-    if (maxAge !== undefined && maxAge < MIN_TTL * 1000) {
+    if (isShort(sess.cookie)) {
       const cookie = JSON.stringify(sess.cookie)
       if (cookie !== loaded.json.get('cookie') && (await this.#client.set({ app, token, d: { cookie } }))) {
         loaded.json.set('cookie', cookie)

@@ -164,6 +164,21 @@ describe('express-session store', () => {
     assert.deepEqual([d.a, d.b, d.c], ['1', '2', '3'], 'the slow request did not write its stale b')
   })
 
+  it('3. with resave: true an unchanged session is not written: only its expires moved', async () => {
+    const resaving = await serve(another(), { resave: true, cookie: { maxAge: 60_000 } })
+    try {
+      const c = resaving.client()
+      await c.post('/set?a=1')
+      const { w } = await hashOf(c.sid)
+      for (let i = 0; i < 3; i++) assert.equal((await c.get()).body.session.a, 1)
+      assert.equal((await hashOf(c.sid)).w, w, 'no write')
+      await c.post('/set?a=2')
+      assert.equal(Number((await hashOf(c.sid)).w), Number(w) + 1)
+    } finally {
+      await resaving.close()
+    }
+  })
+
   it('4. a request that loaded a session before it was destroyed never brings it back', async () => {
     const killers = {
       'logout on another request': (c) => c.post('/destroy'),
