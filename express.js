@@ -9,7 +9,7 @@
 // express-session builds with `createSession`), and its save writes only the
 // keys whose JSON changed, merged by the engine's atomic `set`, which answers
 // not-found for a session killed meanwhile: a save never brings one back.
-const session = require('express-session')
+const session = requireExpressSession()
 const { tokenForSid, anonymousId, handleOfToken } = require('./binding.js')
 
 const { Store } = session
@@ -354,6 +354,16 @@ function parseEntry(text) {
 function ipOf(req) {
   const ip = (req && (req.ip || (req.socket && req.socket.remoteAddress))) || 'unknown'
   return String(ip).slice(0, MAX_IP)
+}
+
+/** express-session is an optional peer dependency: say what to install when it is missing. */
+function requireExpressSession() {
+  try {
+    return require('express-session')
+  } catch (err) {
+    if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes("'express-session'")) throw err
+    throw new Error('redis-sessions-rs/express needs express-session: npm install express-session', { cause: err })
+  }
 }
 
 function remember(sess, loaded) {

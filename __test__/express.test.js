@@ -411,5 +411,21 @@ describe('express-session store', () => {
       "import { RedisSessionsStore } from 'redis-sessions-rs/express'; console.log(typeof RedisSessionsStore)",
     ])
     assert.equal(esm.toString().trim(), 'function')
+
+    // Without express-session installed: an error that says what to install.
+    const fs = require('node:fs')
+    const os = require('node:os')
+    const path = require('node:path')
+    const root = path.join(__dirname, '..')
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-express-bare-'))
+    try {
+      // express-session is required first, so express.js alone shows it.
+      fs.copyFileSync(path.join(root, 'express.js'), path.join(bare, 'express.js'))
+      assert.throws(() => require(path.join(bare, 'express.js')), {
+        message: 'redis-sessions-rs/express needs express-session: npm install express-session',
+      })
+    } finally {
+      fs.rmSync(bare, { recursive: true, force: true })
+    }
   })
 })
