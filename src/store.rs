@@ -421,12 +421,33 @@ impl Store {
         let tokens: Vec<String> = self
             .exec(async |conn| members.query_async(conn).await)
             .await?;
-        let mut sessions = self
-            .read_sessions(keys, app, tokens.iter().map(String::as_str), now, handles)
+        let rows = self
+            .read_rows(keys, app, tokens.iter().map(String::as_str), now, handles)
             .await?;
-        if self.layout.is_cluster() {
-            // A token listed from another bucket may name a session moved to another id since.
-            sessions.retain(|session| session.id == id);
+        if !self.layout.is_cluster() {
+            return Ok(rows.into_iter().flatten().collect());
+        }
+        // Cluster mode: a token listed from another bucket (`store/express`)
+        // may name a session gone since, or moved to another id. The gone ones
+        // leave the list here, so that it does not grow with every device a
+        // user ever had; a moved one stays (it may move back and be listed
+        // again meanwhile), and killsoid clears the list.
+        let mut sessions = Vec::new();
+        let mut gone = Vec::new();
+        for (token, row) in tokens.iter().zip(rows) {
+            match row {
+                Some(session) if session.id == id => sessions.push(session),
+                None if self.layout.elsewhere_from_id(token, id).is_some() => gone.push(token),
+                _ => {}
+            }
+        }
+        if !gone.is_empty() {
+            let mut remove = redis::cmd("SREM");
+            remove.arg(keys.user_sessions(app, id)).arg(&gone);
+            // The listing is right either way; a removal that failed is retried by the next one.
+            let _ = self
+                .exec(async |conn| remove.query_async::<i64>(conn).await)
+                .await;
         }
         Ok(sessions)
     }
@@ -489,25 +510,13 @@ impl Store {
             .collect())
     }
 
-    /// The live sessions among `tokens`, read in one pipeline: with the read
-    /// of the index before it, two exchanges as in the reference. A script
-    /// doing both cost Redis more CPU on a large app (Lua's per-call
-    /// overhead; measured in benchmark/NOTES.md) and blocked it for all that time.
-    async fn read_sessions(
-        &self,
-        keys: &Keys,
-        app: &str,
-        tokens: impl Iterator<Item = &str>,
-        now: u64,
-        handles: bool,
-    ) -> Result<Vec<Session>> {
-        let rows = self.read_rows(keys, app, tokens, now, handles).await?;
-        Ok(rows.into_iter().flatten().collect())
-    }
-
     /// The sessions of `tokens`, in their order; `None` for a missing or dead
     /// one. A `d` that is not a JSON object is left out of its session. With
-    /// `handles`, each session carries its handle.
+    /// `handles`, each session carries its handle. Read in one pipeline (one
+    /// per bucket in cluster mode): with the read of the index before it, two
+    /// exchanges as in the reference. A script doing both cost Redis more CPU
+    /// on a large app (Lua's per-call overhead; measured in
+    /// benchmark/NOTES.md) and blocked it for all that time.
     async fn read_rows(
         &self,
         keys: &Keys,
