@@ -93,12 +93,17 @@ impl NativeSessions {
                 ..config
             });
         let (store, memory) = match config {
-            Ok(config) if config.memory => (
-                Err(SessionError::InvalidOptions(
-                    "this instance is in memory mode: there is no Redis".to_owned(),
-                )),
-                Some(Arc::new(memory::Sessions::open(&config))),
-            ),
+            Ok(config) if config.memory => {
+                // The one warning is about the connection a `client` option
+                // made us open: in memory mode there is none.
+                warnings.clear();
+                (
+                    Err(SessionError::InvalidOptions(
+                        "this instance is in memory mode: there is no Redis".to_owned(),
+                    )),
+                    Some(Arc::new(memory::Sessions::open(&config))),
+                )
+            }
             config => {
                 let listener = on_event.as_ref().map(listener).transpose()?;
                 let store = config
