@@ -49,7 +49,7 @@ const callback = (rs, method, options) =>
   new Promise((resolve, reject) => rs[method](options, (err, value) => (err ? reject(err) : resolve(value))))
 
 describe('diagnostics', () => {
-  it('each operation is traced start, end, asyncStart, asyncEnd with {method, app, cached}, in both styles', async () => {
+  it('each operation is traced start, end, asyncStart, asyncEnd with {method, app, cached}, both styles', async () => {
     const rs = ours()
     let token
     const seen = await recording(async () => {
