@@ -204,6 +204,33 @@ describe('express-session store', () => {
     }
   })
 
+  it('4. with the engine’s cache on, a session killed by another instance is not brought back either', async () => {
+    const cached = new RedisSessions({ port: server.port, namespace: NS, cachetime: 30 })
+    const site = await serve(new RedisSessionsStore({ client: cached, app: APP }), { cookie: { maxAge: 60_000 } })
+    try {
+      const c = site.client()
+      await c.post('/user?id=cached-user')
+      assert.equal((await c.get()).body.session.userId, 'cached-user')
+      const arrived = site.arrived('cached')
+      const slow = c.post('/hold?gate=cached&x=1')
+      await arrived
+      assert.equal((await rs.killsoid({ app: APP, id: 'cached-user' })).kill, 1, 'killed through another instance')
+      site.release('cached')
+      assert.equal((await slow).status, 200)
+      assert.deepEqual(await hashOf(c.sid), {})
+      // The cache's invalidation arrives over pub/sub: until then a read may be answered from the cache.
+      const deadline = Date.now() + 2000
+      while ((await c.get()).body.session.userId !== undefined) {
+        assert.ok(Date.now() < deadline, 'the cache let go of the killed session')
+        await sleep(10)
+      }
+      assert.deepEqual(await hashOf(c.sid), {}, 'and no read brought it back')
+    } finally {
+      await site.close()
+      await cached.quit()
+    }
+  })
+
   it('5. no sid appears in Redis: keys, values, members, pub/sub messages; any genid works', async () => {
     const sids = []
     let n = 0
