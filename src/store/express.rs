@@ -4,12 +4,16 @@
 //!
 //! In cluster mode a session named by its sid lives, with all its own index
 //! entries (`_sessions`, `SESSIONS`, `_users` and its id's `us:ID`), in the
-//! bucket its token names, which its id's bucket need not be: then a second
-//! step adds the token to `us:ID` in the id's bucket too, where `soid`,
-//! `killsoid` and kill by handle look, and which they follow to the token's
-//! bucket. That second entry may outlive the session (killed or wiped in its
-//! own bucket, or moved to another id): readers check the session is live and
-//! still the id's, and `killsoid` removes it.
+//! bucket its token names, which its id's bucket need not be: then the token
+//! is also added to `us:ID` in the id's bucket, where `soid`, `killsoid` and
+//! kill by handle look, and which they follow to the token's bucket. It is
+//! added before the script runs, so that a failure leaves no session its user
+//! cannot find (the caller's next save tries again), and again after it, in
+//! case a listing removed it between the two as the entry of a session not
+//! there yet. That entry may outlive the session (killed or wiped in its own
+//! bucket, or moved to another id): readers check the session is live and
+//! still the id's, `soid` removes the entries of sessions gone, and
+//! `killsoid` clears the list.
 
 use super::Store;
 use crate::clock::now_secs;
@@ -56,6 +60,7 @@ impl Store {
             fields.push(("d", data::stringify(&kept)));
         }
         let expires = number_to_string(now as f64 + ttl);
+        self.list_in_ids_bucket(app, token, id).await?;
         let invocation = scripts::create_with_token(keys, app, token, id, now, &expires, &fields);
         let value: redis::Value = self
             .exec(async |conn| invocation.invoke_async(conn).await)
@@ -63,11 +68,11 @@ impl Store {
         if reply::int(&value, "createWithToken")? != 1 {
             return Ok(None);
         }
-        self.list_in_ids_bucket(app, token, id).await?;
+        self.list_again(app, token, id).await;
         Ok(Some(token.to_owned()))
     }
 
-    /// The second step in cluster mode (see the module's comment); nothing otherwise.
+    /// The id's bucket's entry in cluster mode (see the module's comment); nothing otherwise.
     async fn list_in_ids_bucket(&self, app: &str, token: &str, id: &str) -> Result<()> {
         if let Some(user_keys) = self.layout.elsewhere_from_id(token, id) {
             let mut add = redis::cmd("SADD");
@@ -78,6 +83,13 @@ impl Store {
         Ok(())
     }
 
+    /// The entry again after the script: the session is there now, and the
+    /// entry added before it almost surely still is, so a failure here is not
+    /// the caller's (whose write succeeded) and is left to that first entry.
+    async fn list_again(&self, app: &str, token: &str, id: &str) {
+        let _ = self.list_in_ids_bucket(app, token, id).await;
+    }
+
     /// 1 when the live session is now the id's, 0 when there is none.
     pub async fn move_to_id(&self, input: input::MoveToId<'_>) -> Result<i64> {
         let input::MoveToId { app, token, id, .. } = input;
@@ -85,13 +97,14 @@ impl Store {
             return Ok(0);
         };
         let channel = self.layout.base().cache_channel();
+        self.list_in_ids_bucket(app, token, id).await?;
         let invocation = scripts::move_to_id(keys, app, token, id, now_secs(), &channel);
         let moved: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
         self.forget(app, token);
         if moved == 1 {
-            self.list_in_ids_bucket(app, token, id).await?;
+            self.list_again(app, token, id).await;
         }
         Ok(moved)
     }
