@@ -184,4 +184,25 @@ describe('a session whose d cannot be read', () => {
     assert.deepEqual(listed.map((s) => s.ip).sort(), ['bad', 'good'])
     assert.equal(listed.find((s) => s.ip === 'bad').d, undefined)
   })
+
+  // A listing is built from one JSON text when it can be; NaN and -0 cannot be written in JSON.
+  it('soid lists a garbled w, -0, no_resave, quotes and handles as get reads them', async () => {
+    const id = 'numbers-"quoted"\\-😀'
+    for (const value of ['garbled', '-0', '12.5']) {
+      const { token } = await rs.create({ app: APP, id, ip: value, no_resave: true, d: { __proto__x: 1 } })
+      await raw.hset(`rs:${APP}:${token}`, 'w', value)
+    }
+    const { sessions } = await rs.soid({ app: APP, id })
+    assert.deepEqual(sessions.map((s) => s.ip).sort(), ['-0', '12.5', 'garbled'])
+    assert.ok(Number.isNaN(sessions.find((s) => s.ip === 'garbled').w))
+    assert.ok(Object.is(sessions.find((s) => s.ip === '-0').w, -0))
+    assert.equal(sessions.find((s) => s.ip === '12.5').w, 12.5)
+    for (const listed of sessions) {
+      assert.equal(listed.id, id)
+      assert.equal(listed.no_resave, true)
+      assert.deepEqual(Object.keys(listed), ['id', 'r', 'w', 'ttl', 'idle', 'ip', 'no_resave', 'd'])
+    }
+    const withHandles = await rs.soid({ app: APP, id, handles: true })
+    assert.ok(withHandles.sessions.every((s) => /^[0-9a-f]{16}$/.test(s.handle)))
+  })
 })
