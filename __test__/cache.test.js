@@ -226,6 +226,29 @@ describe('cache', () => {
   })
 })
 
+describe('collection', () => {
+  // The cache's functions are held by the addon until quit; after it, nothing keeps an instance.
+  it('a quit instance, with or without a cache, can be garbage collected', async () => {
+    require('node:v8').setFlagsFromString('--expose-gc')
+    const gc = require('node:vm').runInNewContext('gc')
+    let collected = 0
+    const registry = new FinalizationRegistry(() => collected++)
+    const useAndQuit = async (cachetime) => {
+      const rs = new RedisSessions({ port: server.port, wipe: 0, cachetime })
+      registry.register(rs, cachetime)
+      await rs.ping()
+      await rs.quit()
+    }
+    for (const cachetime of [0, 0, 0, 60, 60, 60]) await useAndQuit(cachetime)
+    for (let i = 0; i < 20 && collected < 6; i++) {
+      gc()
+      await sleep(20)
+    }
+    // The last one may still be held by a settled Promise's bookkeeping; a leak keeps them all.
+    assert.ok(collected >= 5, `${collected} of 6 collected`)
+  })
+})
+
 describe('cache-hits.js, the JavaScript side of the cache', () => {
   const session = (id) => ({ id })
   const T = (c) => c.repeat(64)

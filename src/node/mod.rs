@@ -117,11 +117,13 @@ impl NativeSessions {
         };
         let settler = Settler::new();
         let feed = store.as_ref().ok().and_then(|store| store.invalidations());
+        // Only with a cache: these hold the facade's functions (and so the
+        // instance) until quit.
         if let (Some(feed), Some(callback)) = (feed, &on_invalidate) {
             settler.before_settling(invalidate::connect(&env, feed, callback)?);
-        }
-        if let Some(fill) = on_fill {
-            settler.on_fill(fill.create_ref()?);
+            if let Some(fill) = on_fill {
+                settler.on_fill(fill.create_ref()?);
+            }
         }
         Ok(Self {
             store,

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{FnArgs, FunctionRef, JsValue, Unknown};
@@ -41,7 +41,7 @@ type Completion = (Deferred, Outcome, Style);
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 /// Runs on the JavaScript thread before a batch of answers is settled.
-type BeforeSettling = Box<dyn Fn(&Env) + Send + Sync>;
+type BeforeSettling = Arc<dyn Fn(&Env) + Send + Sync>;
 
 /// The JavaScript cache's `fill(token, stamp, answer, secondsLeft)`.
 pub type FillArgs<'a> = FnArgs<(String, f64, Option<Unknown<'a>>, f64)>;
@@ -55,11 +55,22 @@ struct Shared {
     closed: AtomicBool,
     /// Referenced (keeping Node alive) only while operations are in flight.
     wake: Mutex<Option<Arc<Wake>>>,
-    before_settling: OnceLock<BeforeSettling>,
-    fill: OnceLock<Fill>,
+    /// The cache's hooks, JavaScript functions held strongly: let go with the
+    /// threadsafe function, so that a quit instance can be collected.
+    hooks: Mutex<Hooks>,
+}
+
+#[derive(Default, Clone)]
+struct Hooks {
+    before_settling: Option<BeforeSettling>,
+    fill: Option<Arc<Fill>>,
 }
 
 impl Shared {
+    fn hooks(&self) -> MutexGuard<'_, Hooks> {
+        self.hooks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn wake(&self) -> MutexGuard<'_, Option<Arc<Wake>>> {
         self.wake.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -70,6 +81,7 @@ impl Shared {
         let idle = self.in_flight.load(Ordering::Acquire) == 0;
         if idle && self.closed.load(Ordering::Acquire) {
             drop(self.wake().take());
+            drop(std::mem::take(&mut *self.hooks()));
         }
         idle
     }
@@ -89,7 +101,7 @@ impl Settler {
     /// Has `hook` run on the JavaScript thread before every batch of
     /// answers is settled (the cache's invalidations); set once.
     pub fn before_settling(&self, hook: impl Fn(&Env) + Send + Sync + 'static) {
-        let _ = self.shared.before_settling.set(Box::new(hook));
+        self.shared.hooks().before_settling = Some(Arc::new(hook));
     }
 
     /// Has every `Output::Cacheable` answer handed to `fill` as it settles;
@@ -97,7 +109,7 @@ impl Settler {
     /// Promise per read kept enough short-lived objects alive across
     /// scavenges that V8 doubled its young generation (the soak test saw it).
     pub fn on_fill(&self, fill: Fill) {
-        let _ = self.shared.fill.set(fill);
+        self.shared.hooks().fill = Some(Arc::new(fill));
     }
 
     fn wake(&self, env: &Env) -> Result<Arc<Wake>> {
@@ -165,7 +177,8 @@ impl Settler {
         outcome: Outcome,
     ) -> Result<Unknown<'env>> {
         let (deferred, promise) = promise(env)?;
-        settle(env, deferred, outcome, style, self.shared.fill.get());
+        let fill = self.shared.hooks().fill.clone();
+        settle(env, deferred, outcome, style, fill.as_deref());
         Ok(promise)
     }
 
@@ -260,12 +273,13 @@ fn fill_cache<'env>(
 /// On the JavaScript thread: settles every completed operation.
 fn drain(env: &Env, shared: &Shared) {
     let done = std::mem::take(&mut *shared.done.lock().unwrap_or_else(PoisonError::into_inner));
-    if let Some(hook) = shared.before_settling.get() {
+    let hooks = shared.hooks().clone();
+    if let Some(hook) = &hooks.before_settling {
         hook(env);
     }
     for (deferred, outcome, style) in done {
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        settle(env, deferred, outcome, style, shared.fill.get());
+        settle(env, deferred, outcome, style, hooks.fill.as_deref());
     }
     if shared.release_if_idle() {
         if let Some(wake) = shared.wake().as_ref() {
