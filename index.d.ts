@@ -98,6 +98,18 @@ export interface RedisSessionsOptions {
    * a number is an `invalidOptions` error.
    */
   touchAfter?: number
+  /**
+   * Store sessions under a one-way hash of their token, so that no token is at
+   * rest in Redis. `'migrate'`: also move sessions stored under their token on
+   * their first use. Default false. Anything else is an `invalidOptions` error.
+   */
+  hashTokens?: boolean | 'migrate'
+  /**
+   * Emit `'session'` for every session created, killed, expired, evicted or
+   * rotated by any instance with `events: true` on this Redis and namespace.
+   * Default false.
+   */
+  events?: boolean
   /** Milliseconds a call waits for a connection before failing. Default 5000. */
   connectTimeout?: number
   /** Milliseconds a Redis command may take before failing. Default 5000. */
@@ -197,6 +209,25 @@ export interface SetOptions<D extends SessionData> {
  * idle time and expiry. Every method takes a v3 callback as its last
  * argument (and then returns undefined), or returns a v4 Promise.
  */
+/** A session event (option `events`): never a token, the session's device handle. */
+export interface SessionEvent {
+  type: 'created' | 'killed' | 'expired' | 'evicted' | 'rotated'
+  app: string
+  id: string
+  handle: string
+  /** For `rotated`: the handle before the rotation. */
+  previous?: string
+}
+
+// The events of the class below (EventEmitter's `on`, typed), merged into it.
+declare interface RedisSessions<D extends SessionData = SessionData> {
+  /** With `events: true`: a session created, killed, expired, evicted or rotated by any instance. */
+  on(event: 'session', listener: (event: SessionEvent) => void): this
+  on(event: 'connect' | 'disconnect', listener: () => void): this
+  on(event: 'error', listener: (err: Error) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+}
+
 declare class RedisSessions<D extends SessionData = SessionData> extends EventEmitter {
   constructor(options?: RedisSessionsOptions)
   /** Whether the connection to Redis is up. */

@@ -52,6 +52,10 @@ class RedisSessions extends EventEmitter {
       memoryFromEnvironment(),
       (serving, keys, apps, ids) => this.#hits?.invalidate(serving, keys, apps, ids),
       (token, stamp, answer, secondsLeft) => this.#hits?.fill(token, stamp, answer, secondsLeft),
+      // With `events: true`: a session created, killed, expired, evicted or rotated by any instance.
+      (type, app, id, handle, previous) => {
+        this.emit('session', previous == null ? { type, app, id, handle } : { type, app, id, handle, previous })
+      },
     )
     this.#memory = this.#native.memory
     const cache = this.#native.cache

@@ -9,6 +9,8 @@
 //! settles the next answer, so a write is forgotten before its caller hears
 //! that it is done.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -47,7 +49,18 @@ pub struct Invalidations {
     /// JavaScript thread); later additions ride along with that wake-up.
     /// Dropped by `close`, so that after `quit` nothing of it keeps a handle.
     notify: Mutex<Option<Notify>>,
+    /// With `hashTokens`: `APP:STORED` → `APP:TOKEN` for every session read
+    /// since the cache last emptied, so that a message naming a stored name
+    /// (all that Redis ever carries) finds the token the cache keys by.
+    names: Option<Mutex<HashMap<String, String>>>,
+    /// The subscription's last state, which emptying the cache keeps.
+    serving: AtomicBool,
 }
+
+/// How many names `names` holds, per entry the cache may hold, before it
+/// empties itself and the cache (rarely: only that many different sessions
+/// read in a row).
+const NAMES_PER_ENTRY: usize = 4;
 
 impl Invalidations {
     pub fn new(time: Duration, max: usize) -> Self {
@@ -56,6 +69,59 @@ impl Invalidations {
             max,
             pending: Mutex::new(Invalidation::default()),
             notify: Mutex::new(None),
+            names: None,
+            serving: AtomicBool::new(false),
+        }
+    }
+
+    /// For `hashTokens`: messages name stored names (`forget_stored`).
+    pub fn with_hashed_names(self) -> Self {
+        Self {
+            names: Some(Mutex::new(HashMap::new())),
+            ..self
+        }
+    }
+
+    fn names(&self) -> Option<MutexGuard<'_, HashMap<String, String>>> {
+        self.names
+            .as_ref()
+            .map(|names| names.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// With `hashTokens`: the session stored as `stored_key` (`APP:STORED`)
+    /// is cached, if at all, as `token_key` (`APP:TOKEN`).
+    pub fn remember(&self, stored_key: &str, token_key: &str) {
+        let Some(mut names) = self.names() else {
+            return;
+        };
+        if names.len() >= self.max.saturating_mul(NAMES_PER_ENTRY).max(1024) {
+            names.clear();
+            drop(names);
+            // Everything cached goes with the names that found it.
+            let serving = self.serving.load(Ordering::Acquire);
+            self.add(|pending| {
+                *pending = Invalidation {
+                    serving: Some(serving),
+                    ..Invalidation::default()
+                };
+            });
+            if let Some(mut names) = self.names() {
+                names.insert(stored_key.to_owned(), token_key.to_owned());
+            }
+            return;
+        }
+        names.insert(stored_key.to_owned(), token_key.to_owned());
+    }
+
+    /// Forget the session a message or a script named by its stored name:
+    /// without `hashTokens` that is its `APP:TOKEN`.
+    pub fn forget_stored(&self, stored_key: &str) {
+        let token_key = match self.names() {
+            None => Some(stored_key.to_owned()),
+            Some(mut names) => names.remove(stored_key),
+        };
+        if let Some(token_key) = token_key {
+            self.forget(token_key);
         }
     }
 
@@ -114,6 +180,10 @@ impl Invalidations {
     /// Subscribed (serve from now on) or lost (serve nothing); either way
     /// the cache empties, so what came before in the batch no longer matters.
     pub fn set_serving(&self, serving: bool) {
+        self.serving.store(serving, Ordering::Release);
+        if let Some(mut names) = self.names() {
+            names.clear();
+        }
         self.add(|pending| {
             *pending = Invalidation {
                 serving: Some(serving),

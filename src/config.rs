@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Result, SessionError};
 use crate::settings::{seconds, ConnectionSettings};
+use crate::stored::Hashing;
 use crate::target::{RawTarget, Target};
 
 /// The options as a caller wrote them; every field optional. Numbers are
@@ -24,12 +25,25 @@ pub struct RawOptions {
     /// nothing. Default 0: every get touches. `NaN` stands for a value that
     /// is not a number.
     pub touch_after: Option<f64>,
+    /// `hashTokens` as given: `true`, `false` or a text (`'migrate'`).
+    pub hash_tokens: Option<RawHashTokens>,
+    /// `events`: `true` or `false`; `None` for anything else given.
+    pub events: Option<Option<bool>>,
     /// Where to connect: `host`/`port`, `options`, `sentinel`, `cluster`.
     pub target: RawTarget,
     /// How every connection is opened: timeouts, keepalive.
     pub connection: ConnectionSettings<Option<f64>>,
     /// `memory: true`: the in-memory engine instead of Redis (`memory/`).
     pub memory: bool,
+}
+
+/// `hashTokens` as JavaScript gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawHashTokens {
+    Flag(bool),
+    Text(String),
+    /// Another type, named.
+    Other(String),
 }
 
 /// Its `Debug` shows no secret: `Target`'s hides them.
@@ -42,6 +56,10 @@ pub struct Config {
     pub cache_max: usize,
     /// Whole seconds; 0 when every get touches.
     pub touch_after: u64,
+    /// `hashTokens`: sessions stored under a hash of their token (`stored.rs`).
+    pub hashing: Hashing,
+    /// `events`: scripts publish session events, the subscriber hears them.
+    pub events: bool,
     pub target: Target,
     pub connection: ConnectionSettings,
     /// The in-memory engine: no connection is opened.
@@ -72,6 +90,18 @@ fn touch_after(raw: Option<f64>) -> Result<u64> {
     }
 }
 
+/// `true`, `'migrate'`, or off (`false`, absent); anything else is refused.
+fn hashing(raw: Option<&RawHashTokens>) -> Result<Hashing> {
+    match raw {
+        None | Some(RawHashTokens::Flag(false)) => Ok(Hashing::Off),
+        Some(RawHashTokens::Flag(true)) => Ok(Hashing::On),
+        Some(RawHashTokens::Text(text)) if text == "migrate" => Ok(Hashing::Migrate),
+        Some(_) => Err(SessionError::InvalidOptions(
+            "hashTokens must be true, false or 'migrate'".to_owned(),
+        )),
+    }
+}
+
 impl Config {
     pub fn from_options(raw: RawOptions) -> Result<Self> {
         let wipe_every = match raw.wipe {
@@ -92,6 +122,16 @@ impl Config {
             // A bound, not a size: the cache grows only as sessions are read.
             .map_or(DEFAULT_CACHE_MAX, |n| n.min(MAX_CACHE_ENTRIES) as usize);
         let touch_after = touch_after(raw.touch_after)?;
+        let hashing = hashing(raw.hash_tokens.as_ref())?;
+        let events = match raw.events {
+            None => false,
+            Some(Some(on)) => on,
+            Some(None) => {
+                return Err(SessionError::InvalidOptions(
+                    "events must be true or false".to_owned(),
+                ))
+            }
+        };
         let namespace = raw
             .namespace
             .filter(|ns| !ns.is_empty())
@@ -110,6 +150,8 @@ impl Config {
             cache_time,
             cache_max,
             touch_after,
+            hashing,
+            events,
             connection: raw.connection.resolve()?,
             memory: raw.memory,
         })
@@ -285,6 +327,40 @@ mod tests {
                 Err(SessionError::InvalidOptions(ref message)) if message.starts_with("touchAfter")
             ));
         }
+    }
+
+    #[test]
+    fn hash_tokens_and_events_are_read_strictly() {
+        let read = |hash_tokens, events| {
+            Config::from_options(RawOptions {
+                hash_tokens,
+                events,
+                ..Default::default()
+            })
+            .map(|c| (c.hashing, c.events))
+        };
+        assert_eq!(read(None, None).ok(), Some((Hashing::Off, false)));
+        let flag = |on| Some(RawHashTokens::Flag(on));
+        assert_eq!(
+            read(flag(false), Some(Some(true))).ok(),
+            Some((Hashing::Off, true))
+        );
+        assert_eq!(read(flag(true), None).ok(), Some((Hashing::On, false)));
+        let migrate = Some(RawHashTokens::Text("migrate".to_owned()));
+        assert_eq!(read(migrate, None).ok(), Some((Hashing::Migrate, false)));
+        for bad in [
+            RawHashTokens::Text("true".to_owned()),
+            RawHashTokens::Other("number".to_owned()),
+        ] {
+            assert!(matches!(
+                read(Some(bad), None),
+                Err(SessionError::InvalidOptions(ref message)) if message.starts_with("hashTokens")
+            ));
+        }
+        assert!(matches!(
+            read(None, Some(None)),
+            Err(SessionError::InvalidOptions(ref message)) if message.starts_with("events")
+        ));
     }
 
     #[test]

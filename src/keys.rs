@@ -58,6 +58,11 @@ impl Keys {
         format!("{}cache", self.prefix)
     }
 
+    /// Session events (option `events`), `events.rs`.
+    pub fn events_channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
     /// Held by the instance that wipes this period, so a fleet wipes once.
     pub fn wipe_lock(&self) -> String {
         format!("{}_wipelock", self.prefix)

@@ -22,7 +22,10 @@
 //!   (`d` as `JSON.stringify` writes it), `session` (decoding a hash), `reply`
 //!   (reading script replies), `clock`, `handle` (device handles: a
 //!   session's one-way short name, and kill by handle's arguments), `sid`
-//!   (express-session ids: the token of a sid, the id of an anonymous session).
+//!   (express-session ids: the token of a sid, the id of an anonymous session),
+//!   `stored` (`hashTokens`: the name a session is stored under, its token or
+//!   a one-way hash of it), `events` (session events: their messages on
+//!   `ns:events`).
 //! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
 //!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
@@ -33,7 +36,11 @@
 //!   `lua/rotate.lua` and `lua/touch_session.lua`), `store/express` (the
 //!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
 //!   `lua/move_to_id.lua`), `cache` and `subscriber` (what
-//!   the in-process cache must forget, and its invalidation over pub/sub), `wipe`.
+//!   the in-process cache must forget, and its invalidation over pub/sub;
+//!   with `events`, the session events heard there too), `wipe`. A script's
+//!   optional last argument is `lua/flags.lua`'s (hashTokens' lookup, the
+//!   events channel; sent only when on); `lua/adopt.lua` is
+//!   `hashTokens: 'migrate'`'s move.
 //! - Memory (`memory: true`): `memory/` runs every operation of the table
 //!   over an in-process store instead of Redis (`mod`: the instance, the
 //!   process's namespaces and the dispatch; `space`: one namespace's data;
@@ -74,6 +81,7 @@ pub(crate) mod config;
 pub(crate) mod connection;
 pub mod data;
 pub(crate) mod error;
+pub(crate) mod events;
 pub(crate) mod fields;
 pub(crate) mod handle;
 pub mod js;
@@ -89,6 +97,7 @@ pub(crate) mod settings;
 pub(crate) mod sid;
 mod source;
 pub(crate) mod store;
+pub(crate) mod stored;
 mod subscriber;
 pub(crate) mod target;
 pub(crate) mod token;

@@ -36,18 +36,19 @@ macro_rules! scripts {
 }
 
 scripts! {
-    GET = ["session.lua", "touch.lua"] "get.lua",
-    SET = ["session.lua", "touch.lua"] "set.lua",
-    KILL = ["session.lua", "types.lua", "kill_one.lua"] "kill.lua",
-    KILLSOID = ["types.lua"] "killsoid.lua",
-    KILLALL = ["types.lua", "member.lua"] "killall.lua",
-    WIPE = ["kill_one.lua", "member.lua"] "wipe.lua",
-    KILL_HANDLE = ["session.lua", "types.lua", "kill_one.lua", "handle.lua"] "kill_handle.lua",
-    CREATE = ["session.lua", "types.lua", "kill_one.lua"] "create.lua",
-    ROTATE = ["session.lua", "types.lua"] "rotate.lua",
-    TOUCH = ["session.lua", "touch.lua"] "touch_session.lua",
-    CREATE_WITH_TOKEN = ["types.lua"] "create_token.lua",
-    MOVE_TO_ID = ["session.lua", "types.lua"] "move_to_id.lua",
+    GET = ["flags.lua", "session.lua", "touch.lua"] "get.lua",
+    SET = ["flags.lua", "session.lua", "touch.lua"] "set.lua",
+    KILL = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "kill.lua",
+    KILLSOID = ["handle.lua", "flags.lua", "events.lua", "types.lua"] "killsoid.lua",
+    KILLALL = ["handle.lua", "flags.lua", "events.lua", "types.lua", "member.lua"] "killall.lua",
+    WIPE = ["handle.lua", "flags.lua", "events.lua", "kill_one.lua", "member.lua"] "wipe.lua",
+    KILL_HANDLE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "kill_handle.lua",
+    CREATE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "create.lua",
+    ROTATE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua"] "rotate.lua",
+    TOUCH = ["flags.lua", "session.lua", "touch.lua"] "touch_session.lua",
+    CREATE_WITH_TOKEN = ["handle.lua", "flags.lua", "events.lua", "types.lua"] "create_token.lua",
+    MOVE_TO_ID = ["flags.lua", "session.lua", "types.lua"] "move_to_id.lua",
+    ADOPT = ["flags.lua", "session.lua", "types.lua"] "adopt.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -86,27 +87,37 @@ fn scoped_keys(
     invocation
 }
 
-/// ARGV: now, app, token, then touchAfter when it is on (not 0). Off, the
-/// command is the 10 arguments it always was: Redis refuses more than 10
-/// from a client that has not authenticated with a protocol error, where
-/// with 10 it answers that authentication is required.
+/// Appends the flags (`lua/flags.lua`) when there are any.
+fn flagged(invocation: &mut ScriptInvocation<'static>, flags: Option<&str>) {
+    if let Some(flags) = flags {
+        invocation.arg(flags);
+    }
+}
+
+/// ARGV: now, app, token, then touchAfter when it is on (not 0) or flags
+/// follow, then the flags. With neither, the command is the 10 arguments it
+/// always was: Redis refuses more than 10 from a client that has not
+/// authenticated with a protocol error, where with 10 it answers that
+/// authentication is required.
 pub fn get(
     keys: &Keys,
     app: &str,
     token: &str,
     now: u64,
     touch_after: u64,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&GET, Operation::Get, keys, app, token);
     invocation.arg(now).arg(app).arg(token);
-    if touch_after > 0 {
+    if touch_after > 0 || flags.is_some() {
         invocation.arg(touch_after);
     }
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// ARGV: now, app, token, cache channel, then for each key of the patch
-/// its JSON text and its value's, or `""` to delete it.
+/// its JSON text and its value's, or `""` to delete it, then the flags.
 pub fn set(
     keys: &Keys,
     app: &str,
@@ -114,6 +125,7 @@ pub fn set(
     now: u64,
     channel: &str,
     patch: &[(JsText, Value)],
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&SET, Operation::Set, keys, app, token);
     invocation.arg(now).arg(app).arg(token).arg(channel);
@@ -124,16 +136,18 @@ pub fn set(
             other => invocation.arg(other.to_json()),
         };
     }
+    flagged(&mut invocation, flags);
     invocation
 }
 
-/// ARGV: now, app, token, `ns:APP:us:`, cache channel.
+/// ARGV: now, app, token, `ns:APP:us:`, cache channel, then the flags.
 pub fn kill(
     keys: &Keys,
     app: &str,
     token: &str,
     now: u64,
     channel: &str,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&KILL, Operation::Kill, keys, app, token);
     invocation
@@ -142,11 +156,12 @@ pub fn kill(
         .arg(token)
         .arg(keys.user_prefix(app))
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// Kill by handle, in the id's scope. ARGV: now, app, id, handle,
-/// `ns:APP:`, `ns:APP:us:`, cache channel.
+/// `ns:APP:`, `ns:APP:us:`, cache channel, then the flags.
 pub fn kill_by_handle(
     keys: &Keys,
     app: &str,
@@ -154,6 +169,7 @@ pub fn kill_by_handle(
     handle: &str,
     now: u64,
     channel: &str,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = scoped_keys(&KILL_HANDLE, Scope::User, keys, app, id);
     invocation
@@ -164,34 +180,49 @@ pub fn kill_by_handle(
         .arg(keys.app_prefix(app))
         .arg(keys.user_prefix(app))
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
-/// ARGV: app, id, `ns:APP:`, cache channel.
-pub fn killsoid(keys: &Keys, app: &str, id: &str, channel: &str) -> ScriptInvocation<'static> {
+/// ARGV: app, id, `ns:APP:`, cache channel, then the flags.
+pub fn killsoid(
+    keys: &Keys,
+    app: &str,
+    id: &str,
+    channel: &str,
+    flags: Option<&str>,
+) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&KILLSOID, Operation::Killsoid, keys, app, id);
     invocation
         .arg(app)
         .arg(id)
         .arg(keys.app_prefix(app))
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
-/// ARGV: app, `ns:APP:`, cache channel, batch size.
-pub fn killall(keys: &Keys, app: &str, channel: &str, batch: usize) -> ScriptInvocation<'static> {
+/// ARGV: app, `ns:APP:`, cache channel, batch size, then the flags.
+pub fn killall(
+    keys: &Keys,
+    app: &str,
+    channel: &str,
+    batch: usize,
+    flags: Option<&str>,
+) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&KILLALL, Operation::Killall, keys, app, "");
     invocation
         .arg(app)
         .arg(keys.app_prefix(app))
         .arg(channel)
         .arg(batch);
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// create with `max` (without it create is one MULTI, as the reference
 /// writes). ARGV: now, app, token, id, the expiry score, max, `ns:APP:`,
-/// cache channel, then the hash's field/value pairs.
+/// cache channel, then the hash's field/value pairs, then the flags.
 #[allow(clippy::too_many_arguments, reason = "the script's ARGV, each named")]
 pub fn create(
     keys: &Keys,
@@ -203,6 +234,7 @@ pub fn create(
     max: &str,
     channel: &str,
     fields: &[(&str, String)],
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&CREATE, Operation::Create, keys, app, id);
     invocation
@@ -217,11 +249,12 @@ pub fn create(
     for (field, value) in fields {
         invocation.arg(*field).arg(value);
     }
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// KEYS: the table's, then the new token's session hash (in the same bucket).
-/// ARGV: now, app, token, new token, `ns:APP:us:`, cache channel.
+/// ARGV: now, app, token, new token, `ns:APP:us:`, cache channel, then the flags.
 pub fn rotate(
     keys: &Keys,
     app: &str,
@@ -229,6 +262,7 @@ pub fn rotate(
     new_token: &str,
     now: u64,
     channel: &str,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&ROTATE, Operation::Rotate, keys, app, token);
     invocation
@@ -239,11 +273,12 @@ pub fn rotate(
         .arg(new_token)
         .arg(keys.user_prefix(app))
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// ARGV: now, app, token, the new ttl as the reference writes numbers or
-/// `""` to keep the session's, cache channel.
+/// `""` to keep the session's, cache channel, then the flags.
 pub fn touch(
     keys: &Keys,
     app: &str,
@@ -251,6 +286,7 @@ pub fn touch(
     now: u64,
     ttl: Option<f64>,
     channel: &str,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&TOUCH, Operation::Touch, keys, app, token);
     invocation
@@ -259,11 +295,12 @@ pub fn touch(
         .arg(token)
         .arg(ttl.map(number_to_string).unwrap_or_default())
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
 /// KEYS: the table's (the session hash). ARGV: now, app, token, id, the
-/// expiry score, `ns:APP:us:`, then the hash's field/value pairs.
+/// expiry score, `ns:APP:us:`, then the hash's field/value pairs, then the flags.
 #[allow(clippy::too_many_arguments, reason = "the script's ARGV, each named")]
 pub fn create_with_token(
     keys: &Keys,
@@ -273,6 +310,7 @@ pub fn create_with_token(
     now: u64,
     expires: &str,
     fields: &[(&str, String)],
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(
         &CREATE_WITH_TOKEN,
@@ -291,10 +329,11 @@ pub fn create_with_token(
     for (field, value) in fields {
         invocation.arg(*field).arg(value);
     }
+    flagged(&mut invocation, flags);
     invocation
 }
 
-/// ARGV: now, app, token, the new id, `ns:APP:us:`, cache channel.
+/// ARGV: now, app, token, the new id, `ns:APP:us:`, cache channel, then the flags.
 pub fn move_to_id(
     keys: &Keys,
     app: &str,
@@ -302,6 +341,7 @@ pub fn move_to_id(
     id: &str,
     now: u64,
     channel: &str,
+    flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&MOVE_TO_ID, Operation::MoveToId, keys, app, token);
     invocation
@@ -311,11 +351,33 @@ pub fn move_to_id(
         .arg(id)
         .arg(keys.user_prefix(app))
         .arg(channel);
+    flagged(&mut invocation, flags);
     invocation
 }
 
-/// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel, batch size.
-pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocation<'static> {
+/// hashTokens 'migrate': KEYS the table's with the hashed name's session
+/// hash, then the hash under the token (the same bucket: the hashed name
+/// keeps the token's). ARGV: app, stored name, token, `ns:APP:us:`.
+pub fn adopt(keys: &Keys, app: &str, stored: &str, token: &str) -> ScriptInvocation<'static> {
+    let mut invocation = scoped_keys(&ADOPT, Scope::Session, keys, app, stored);
+    invocation
+        .key(keys.session(app, token))
+        .arg(app)
+        .arg(stored)
+        .arg(token)
+        .arg(keys.user_prefix(app));
+    invocation
+}
+
+/// Not an operation: KEYS `ns:SESSIONS`; ARGV now, `ns:`, cache channel,
+/// batch size, then the flags.
+pub fn wipe(
+    keys: &Keys,
+    now: u64,
+    channel: &str,
+    batch: usize,
+    flags: Option<&str>,
+) -> ScriptInvocation<'static> {
     let mut invocation = WIPE.prepare_invoke();
     invocation
         .key(keys.all_sessions())
@@ -323,6 +385,7 @@ pub fn wipe(keys: &Keys, now: u64, channel: &str, batch: usize) -> ScriptInvocat
         .arg(keys.prefix())
         .arg(channel)
         .arg(batch);
+    flagged(&mut invocation, flags);
     invocation
 }
 
@@ -408,21 +471,21 @@ mod tests {
             expected.push(last.to_owned());
             expected
         };
-        let get_lazy = sent(&get(&keys, "app", &token, 7, 30));
+        let get_lazy = sent(&get(&keys, "app", &token, 7, 30, None));
         assert_eq!(get_lazy[5..], ["7", "app", &token, "30"][..]);
-        let get = sent(&get(&keys, "app", &token, 7, 0));
+        let get = sent(&get(&keys, "app", &token, 7, 0, None));
         assert_eq!(get[0], "4");
         assert_eq!(get[1..5], with(&hash)[..]);
         assert_eq!(get[5..], ["7", "app", &token][..]);
-        let set = sent(&set(&keys, "app", &token, 7, "rs:cache", &[]));
+        let set = sent(&set(&keys, "app", &token, 7, "rs:cache", &[], None));
         assert_eq!(set[1..5], with(&hash)[..]);
-        let kill = sent(&kill(&keys, "app", &token, 7, "rs:cache"));
+        let kill = sent(&kill(&keys, "app", &token, 7, "rs:cache", None));
         assert_eq!(kill[1..5], with(&hash)[..]);
         assert_eq!(
             kill[5..],
             ["7", "app", &token, "rs:app:us:", "rs:cache"][..]
         );
-        let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache"));
+        let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache", None));
         assert_eq!(killsoid[1..5], with("rs:app:us:u:1")[..]);
         let by_handle = sent(&kill_by_handle(
             &keys,
@@ -431,6 +494,7 @@ mod tests {
             "0123456789abcdef",
             7,
             "rs:cache",
+            None,
         ));
         assert_eq!(by_handle[1..5], with("rs:app:us:u:1")[..]);
         assert_eq!(
@@ -447,7 +511,7 @@ mod tests {
         );
         let fields = [("id", "u:1".to_owned()), ("r", "1".to_owned())];
         let create = sent(&create(
-            &keys, "app", &token, "u:1", 7, "17", "2", "rs:cache", &fields,
+            &keys, "app", &token, "u:1", 7, "17", "2", "rs:cache", &fields, None,
         ));
         assert_eq!(create[1..5], with("rs:app:us:u:1")[..]);
         assert_eq!(
@@ -455,7 +519,9 @@ mod tests {
             ["7", "app", &token, "u:1", "17", "2", "rs:app:", "rs:cache", "id", "u:1", "r", "1"][..]
         );
         let new_token = "N".repeat(64);
-        let rotate = sent(&rotate(&keys, "app", &token, &new_token, 7, "rs:cache"));
+        let rotate = sent(&rotate(
+            &keys, "app", &token, &new_token, 7, "rs:cache", None,
+        ));
         assert_eq!(rotate[0], "5");
         assert_eq!(rotate[1..5], with(&hash)[..]);
         assert_eq!(rotate[5], format!("rs:app:{new_token}"));
@@ -463,13 +529,21 @@ mod tests {
             rotate[6..],
             ["7", "app", &token, &new_token, "rs:app:us:", "rs:cache"][..]
         );
-        let touch_keeping = sent(&touch(&keys, "app", &token, 7, None, "rs:cache"));
+        let touch_keeping = sent(&touch(&keys, "app", &token, 7, None, "rs:cache", None));
         assert_eq!(touch_keeping[1..5], with(&hash)[..]);
         assert_eq!(touch_keeping[5..], ["7", "app", &token, "", "rs:cache"][..]);
-        let touch_with_ttl = sent(&touch(&keys, "app", &token, 7, Some(60.0), "rs:cache"));
+        let touch_with_ttl = sent(&touch(
+            &keys,
+            "app",
+            &token,
+            7,
+            Some(60.0),
+            "rs:cache",
+            None,
+        ));
         assert_eq!(touch_with_ttl[8], "60");
         let created = sent(&create_with_token(
-            &keys, "app", &token, "u:1", 7, "17", &fields,
+            &keys, "app", &token, "u:1", 7, "17", &fields, None,
         ));
         assert_eq!(created[1..5], with(&hash)[..]);
         assert_eq!(
@@ -487,14 +561,35 @@ mod tests {
                 "1"
             ][..]
         );
-        let moved = sent(&move_to_id(&keys, "app", &token, "u:2", 7, "rs:cache"));
+        let moved = sent(&move_to_id(
+            &keys, "app", &token, "u:2", 7, "rs:cache", None,
+        ));
         assert_eq!(moved[1..5], with(&hash)[..]);
         assert_eq!(
             moved[5..],
             ["7", "app", &token, "u:2", "rs:app:us:", "rs:cache"][..]
         );
-        let killall = sent(&killall(&keys, "app", "rs:cache", 10));
+        let killall = sent(&killall(&keys, "app", "rs:cache", 10, None));
         assert_eq!(killall[0], "3");
         assert_eq!(killall[1..4], indexes[..]);
+        // Flags follow the last argument; get sends touchAfter before them.
+        let flagged = sent(&super::get(&keys, "app", &token, 7, 0, Some("h")));
+        assert_eq!(flagged[5..], ["7", "app", &token, "0", "h"][..]);
+        let pair = [(JsText::Utf8("a".to_owned()), Value::Null)];
+        let set_flagged = sent(&super::set(
+            &keys,
+            "app",
+            &token,
+            7,
+            "rs:cache",
+            &pair,
+            Some("h"),
+        ));
+        assert_eq!(set_flagged[9..], ["\"a\"", "", "h"][..]);
+        let adopt = sent(&adopt(&keys, "app", &new_token, &token));
+        assert_eq!(adopt[0], "5");
+        assert_eq!(adopt[4], format!("rs:app:{new_token}"));
+        assert_eq!(adopt[5], hash);
+        assert_eq!(adopt[6..], ["app", &new_token, &token, "rs:app:us:"][..]);
     }
 }

@@ -4,10 +4,25 @@ use crate::data;
 use crate::error::{Result, SessionError};
 use crate::js::to_number;
 
-/// The hash fields, in the order every script returns them. `ends` is ours
-/// (create's `maxAge`: the unix second the session ends); the reference
-/// neither reads nor writes it.
-pub const FIELDS: [&str; 9] = ["id", "r", "w", "ttl", "d", "la", "ip", "no_resave", "ends"];
+/// The hash fields, in the order every script returns them. `ends` and
+/// `hashed` are ours (create's `maxAge`: the unix second the session ends;
+/// `hashTokens`' marker, `stored.rs`); the reference neither reads nor writes them.
+pub const FIELDS: [&str; 10] = [
+    "id",
+    "r",
+    "w",
+    "ttl",
+    "d",
+    "la",
+    "ip",
+    "no_resave",
+    "ends",
+    MARKER,
+];
+/// Set to `1` in a session stored under its hashed name (`hashTokens`):
+/// scripts that find a session by the name a caller gave as a token refuse
+/// a marked one, so a stored name never works as a token.
+pub const MARKER: &str = "hashed";
 /// Where `d` is in `FIELDS`.
 pub const D_FIELD: usize = 4;
 

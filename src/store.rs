@@ -20,7 +20,8 @@ use crate::layout::Layout;
 use crate::operations::input;
 use crate::reply;
 use crate::scripts;
-use crate::session::{self, Session, D_FIELD, FIELDS};
+use crate::session::{self, Session, D_FIELD, FIELDS, MARKER};
+use crate::stored::{Hashing, Names};
 use crate::subscriber;
 use crate::token;
 use crate::wipe;
@@ -37,8 +38,34 @@ const KILLALL_BATCH: usize = 1000;
 /// How often a lost connection is retried without traffic.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
+/// The optional last argument of the scripts (`lua/flags.lua`).
+pub struct Flags {
+    /// The session is named by its hashed name: a marked session is accepted.
+    pub hashed: bool,
+    /// The events channel, when events are on.
+    pub events: Option<String>,
+}
+
+impl Flags {
+    /// `None` when nothing is on: then no script gets one more argument.
+    pub fn text(&self) -> Option<String> {
+        if !self.hashed && self.events.is_none() {
+            return None;
+        }
+        let lookup = if self.hashed { 'h' } else { 'p' };
+        Some(match &self.events {
+            Some(channel) => format!("{lookup}P{channel}"),
+            None => lookup.to_string(),
+        })
+    }
+}
+
 pub struct Store {
     layout: Layout,
+    /// The name each session is stored under: its token, or its hash.
+    names: Names,
+    /// `events`: the channel scripts publish session events to.
+    events: Option<String>,
     conn: Arc<Connection>,
     /// With `cachetime`: what the JavaScript cache must forget (`cache.rs`).
     cache: Option<Arc<Invalidations>>,
@@ -59,7 +86,12 @@ pub struct Admitted {
 
 impl Store {
     /// Starts the background tasks, so it must run inside a tokio runtime.
-    pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
+    /// `session_listener` hears session events when `config.events` is on.
+    pub fn new(
+        config: &Config,
+        listener: Option<Listener>,
+        session_listener: Option<subscriber::SessionListener>,
+    ) -> Result<Self> {
         // Checked here so the spawns below cannot panic.
         tokio::runtime::Handle::try_current()
             .map_err(|err| SessionError::Internal(format!("no async runtime: {err}")))?;
@@ -74,18 +106,41 @@ impl Store {
         background
             .push(tokio::spawn(async move { watched.watch(RECONNECT_EVERY).await }).abort_handle());
         if let Some(every) = config.wipe_every {
-            background.push(wipe::start(Arc::clone(&conn), layout.clone(), every));
+            let flags = Flags {
+                hashed: false,
+                events: config.events.then(|| layout.base().events_channel()),
+            };
+            background.push(wipe::start(
+                Arc::clone(&conn),
+                layout.clone(),
+                every,
+                flags.text(),
+            ));
         }
         let cache = config.cache_time.map(|ttl| {
-            let cache = Arc::new(Invalidations::new(ttl, config.cache_max));
-            background.push(subscriber::start(
-                Arc::clone(&conn),
-                layout.base().cache_channel(),
-                Arc::clone(&cache),
-            ));
-            cache
+            let invalidations = Invalidations::new(ttl, config.cache_max);
+            Arc::new(if config.hashing.is_on() {
+                invalidations.with_hashed_names()
+            } else {
+                invalidations
+            })
         });
+        let subscriptions = subscriber::Subscriptions {
+            cache: cache
+                .as_ref()
+                .map(|cache| (layout.base().cache_channel(), Arc::clone(cache))),
+            events: config
+                .events
+                .then_some(session_listener)
+                .flatten()
+                .map(|listener| (layout.base().events_channel(), listener)),
+        };
+        if subscriptions.cache.is_some() || subscriptions.events.is_some() {
+            background.push(subscriber::start(Arc::clone(&conn), subscriptions));
+        }
         Ok(Self {
+            names: Names::new(config.hashing, config.target.is_cluster()),
+            events: config.events.then(|| layout.base().events_channel()),
             layout,
             conn,
             cache,
@@ -130,10 +185,76 @@ impl Store {
         self.cache.as_ref()
     }
 
+    /// Tells the cache to forget the session of `token` (the client's: the
+    /// cache keys by it).
     fn forget(&self, app: &str, token: &str) {
         if let Some(cache) = &self.cache {
             cache.forget(keys::cache_key(app, token));
         }
+    }
+
+    /// As `forget`, for a session a script named by its stored name.
+    fn forget_stored(&self, app: &str, stored: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget_stored(&keys::cache_key(app, stored));
+        }
+    }
+
+    /// The flags of this instance's scripts that may make an event.
+    fn flags(&self) -> Option<String> {
+        Flags {
+            hashed: self.names.hashing.is_on(),
+            events: self.events.clone(),
+        }
+        .text()
+    }
+
+    /// The flags of the scripts that make no event (get, set, touch,
+    /// moveToId): with events on and hashTokens off, none, so events cost
+    /// them nothing.
+    fn lookup_flags(&self) -> Option<String> {
+        Flags {
+            hashed: self.names.hashing.is_on(),
+            events: None,
+        }
+        .text()
+    }
+
+    /// hashTokens 'migrate': after a miss by the hashed name, moves a session
+    /// still stored under its token to that name, in one script; `true` when
+    /// the hashed name holds a session now (moved by this call or by one that
+    /// raced it), and the caller asks again. The token goes to Redis only
+    /// here, on a miss, as the key it is already stored under.
+    async fn adopted(&self, keys: &Keys, app: &str, token: &str, stored: &str) -> Result<bool> {
+        if self.names.hashing != Hashing::Migrate {
+            return Ok(false);
+        }
+        let invocation = scripts::adopt(keys, app, stored, token);
+        let moved: i64 = self
+            .exec(async |conn| invocation.invoke_async(conn).await)
+            .await?;
+        Ok(moved == 1)
+    }
+
+    /// Runs a session's script by its stored name, and in 'migrate' mode once
+    /// more when `missed` says it found nothing and an old session moved.
+    async fn by_token<T, Fut>(
+        &self,
+        keys: &Keys,
+        app: &str,
+        token: &str,
+        stored: &str,
+        missed: impl Fn(&T) -> bool,
+        run: impl Fn() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let answer = run().await?;
+        if missed(&answer) && self.adopted(keys, app, token, stored).await? {
+            return run().await;
+        }
+        Ok(answer)
     }
 
     pub fn is_connected(&self) -> bool {
@@ -158,6 +279,7 @@ impl Store {
         let keys = self.layout.for_id(id);
         let mut token = token::create(now_millis())?;
         self.layout.mark_token(&mut token, id);
+        let stored = self.names.stored(&token);
         let now = now_secs();
         let now_text = now.to_string();
         let ttl_text = number_to_string(ttl);
@@ -167,7 +289,7 @@ impl Store {
             .cloned()
             .collect();
 
-        let hash = keys.session(app, &token);
+        let hash = keys.session(app, &stored);
         let mut fields: Vec<(&str, String)> = vec![
             ("id", id.to_owned()),
             ("r", "1".to_owned()),
@@ -182,6 +304,9 @@ impl Store {
         if no_resave {
             fields.push(("no_resave", "1".to_owned()));
         }
+        if self.names.hashing.is_on() {
+            fields.push((MARKER, "1".to_owned()));
+        }
         let idle_expiry = now as f64 + ttl;
         let expires = match max_age {
             Some(seconds) => {
@@ -191,17 +316,29 @@ impl Store {
             }
             None => number_to_string(idle_expiry),
         };
-        if let Some(max) = max {
+        // With events, create is the script too: its 'created' is published
+        // with the write (a MULTI cannot hold a PUBLISH in cluster mode).
+        if max.is_some() || self.events.is_some() {
             let channel = self.layout.base().cache_channel();
-            let max_text = number_to_string(max);
+            let max_text = max.map(number_to_string).unwrap_or_default();
+            let flags = self.flags();
             let invocation = scripts::create(
-                keys, app, &token, id, now, &expires, &max_text, &channel, &fields,
+                keys,
+                app,
+                &stored,
+                id,
+                now,
+                &expires,
+                &max_text,
+                &channel,
+                &fields,
+                flags.as_deref(),
             );
             let killed: Vec<String> = self
                 .exec(async |conn| invocation.invoke_async(conn).await)
                 .await?;
             for victim in &killed {
-                self.forget(app, victim);
+                self.forget_stored(app, victim);
             }
             return Ok(token);
         }
@@ -209,7 +346,7 @@ impl Store {
         pipe.atomic()
             .zadd(
                 keys.app_sessions(app),
-                keys::app_member(&token, id),
+                keys::app_member(&stored, id),
                 &now_text,
             )
             .ignore()
@@ -217,11 +354,11 @@ impl Store {
             .ignore()
             .zadd(
                 keys.all_sessions(),
-                keys::global_member(app, &token, id),
+                keys::global_member(app, &stored, id),
                 expires,
             )
             .ignore()
-            .sadd(keys.user_sessions(app, id), &token)
+            .sadd(keys.user_sessions(app, id), &stored)
             .ignore()
             .hset_multiple(&hash, &fields)
             .ignore();
@@ -233,18 +370,27 @@ impl Store {
     pub async fn get_uncached(&self, input: input::Get<'_>) -> Result<Option<Session>> {
         let input::Get { app, token, .. } = input;
         let now = now_secs();
-        match self.layout.for_token(token) {
-            None => Ok(None),
-            Some(keys) => {
-                let invocation = scripts::get(keys, app, token, now, self.touch_after);
-                self.exec(async |conn| invocation.invoke_async::<redis::Value>(conn).await)
-                    .await
-                    .and_then(|value| match reply::fields(&value, "get")? {
-                        Some(fields) => session::decode(&fields, now as f64),
-                        None => Ok(None),
-                    })
-            }
+        let stored = self.names.stored(token);
+        let flags = self.lookup_flags();
+        let Some(keys) = self.layout.for_token(&stored) else {
+            return Ok(None);
+        };
+        if let (Some(cache), true) = (&self.cache, self.names.hashing.is_on()) {
+            cache.remember(&keys::cache_key(app, &stored), &keys::cache_key(app, token));
         }
+        let read = || async {
+            let invocation =
+                scripts::get(keys, app, &stored, now, self.touch_after, flags.as_deref());
+            let value: redis::Value = self
+                .exec(async |conn| invocation.invoke_async(conn).await)
+                .await?;
+            match reply::fields(&value, "get")? {
+                Some(fields) => session::decode(&fields, now as f64),
+                None => Ok(None),
+            }
+        };
+        self.by_token(keys, app, token, &stored, Option::is_none, read)
+            .await
     }
 
     pub async fn set(&self, input: input::Set<'_>) -> Result<Option<Session>> {
@@ -254,17 +400,26 @@ impl Store {
             d: patch,
             ..
         } = input;
-        let Some(keys) = self.layout.for_token(token) else {
+        let stored = self.names.stored(token);
+        let Some(keys) = self.layout.for_token(&stored) else {
             return Ok(None);
         };
         let now = now_secs();
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::set(keys, app, token, now, &channel, patch);
-        let value: redis::Value = self
-            .exec(async |conn| invocation.invoke_async(conn).await)
-            .await?;
+        let flags = self.lookup_flags();
+        let write = || async {
+            let invocation =
+                scripts::set(keys, app, &stored, now, &channel, patch, flags.as_deref());
+            let value: redis::Value = self
+                .exec(async |conn| invocation.invoke_async(conn).await)
+                .await?;
+            reply::fields(&value, "set")
+        };
+        let written = self
+            .by_token(keys, app, token, &stored, Option::is_none, write)
+            .await;
         self.forget(app, token);
-        let Some(mut fields) = reply::fields(&value, "set")? else {
+        let Some(mut fields) = written? else {
             return Ok(None);
         };
         let new_d = fields.get_mut(FIELDS.len() + 1).and_then(Option::take);
@@ -286,16 +441,23 @@ impl Store {
             SessionRef::Token(token) => token,
             SessionRef::Handle { id, handle } => return self.kill_by_handle(app, id, handle).await,
         };
-        let Some(keys) = self.layout.for_token(token) else {
+        let stored = self.names.stored(token);
+        let Some(keys) = self.layout.for_token(&stored) else {
             return Ok(0);
         };
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::kill(keys, app, token, now_secs(), &channel);
-        let killed: i64 = self
-            .exec(async |conn| invocation.invoke_async(conn).await)
-            .await?;
+        let flags = self.flags();
+        let kill = || async {
+            let invocation =
+                scripts::kill(keys, app, &stored, now_secs(), &channel, flags.as_deref());
+            self.exec(async |conn| invocation.invoke_async::<i64>(conn).await)
+                .await
+        };
+        let killed = self
+            .by_token(keys, app, token, &stored, |killed| *killed == 0, kill)
+            .await;
         self.forget(app, token);
-        Ok(killed)
+        killed
     }
 
     /// One script over the id's tokens: the one whose handle matches is
@@ -326,13 +488,22 @@ impl Store {
         handle: &str,
     ) -> Result<i64> {
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::kill_by_handle(keys, app, id, handle, now_secs(), &channel);
+        let flags = self.flags();
+        let invocation = scripts::kill_by_handle(
+            keys,
+            app,
+            id,
+            handle,
+            now_secs(),
+            &channel,
+            flags.as_deref(),
+        );
         let killed: Option<String> = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
         Ok(match killed {
-            Some(token) => {
-                self.forget(app, &token);
+            Some(stored) => {
+                self.forget_stored(app, &stored);
                 1
             }
             None => 0,
@@ -369,7 +540,8 @@ impl Store {
             }
         }
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::killsoid(keys, app, id, &channel);
+        let flags = self.flags();
+        let invocation = scripts::killsoid(keys, app, id, &channel, flags.as_deref());
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
@@ -393,7 +565,8 @@ impl Store {
 
     async fn killall_in(&self, keys: &Keys, app: &str) -> Result<i64> {
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::killall(keys, app, &channel, KILLALL_BATCH);
+        let flags = self.flags();
+        let invocation = scripts::killall(keys, app, &channel, KILLALL_BATCH, flags.as_deref());
         let mut total = 0;
         loop {
             let value: redis::Value = self

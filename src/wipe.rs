@@ -16,13 +16,19 @@ use crate::scripts;
 const BATCH: usize = 500;
 
 /// Starts the periodic wipe on the current tokio runtime.
-pub fn start(conn: Arc<Connection>, layout: Layout, every: Duration) -> AbortHandle {
+/// `flags`: the scripts' optional last argument (events), `store::Flags`.
+pub fn start(
+    conn: Arc<Connection>,
+    layout: Layout,
+    every: Duration,
+    flags: Option<String>,
+) -> AbortHandle {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             ticks.tick().await;
             // A failed wipe is retried next period; the sessions stay invisible meanwhile.
-            let _ = wipe_once(&conn, &layout, every).await;
+            let _ = wipe_once(&conn, &layout, every, flags.as_deref()).await;
         }
     })
     .abort_handle()
@@ -35,6 +41,7 @@ pub async fn wipe_once(
     conn: &Connection,
     layout: &Layout,
     period: Duration,
+    flags: Option<&str>,
 ) -> Result<Option<usize>> {
     let lock_ms = u64::try_from(period.as_millis().saturating_sub(500))
         .unwrap_or(u64::MAX)
@@ -55,7 +62,7 @@ pub async fn wipe_once(
         for keys in layout.all() {
             loop {
                 let channel = layout.base().cache_channel();
-                let seen: usize = scripts::wipe(keys, now_secs(), &channel, BATCH)
+                let seen: usize = scripts::wipe(keys, now_secs(), &channel, BATCH, flags)
                     .invoke_async(redis)
                     .await?;
                 total += seen;

@@ -96,6 +96,10 @@ function callbacks(): void {
   rs.activity({ app: 'app', dt: 60 }, (err: Error | null, resp: { activity: number }) => void [err, resp])
   rs.ping((err, pong) => void [err, pong.toUpperCase()])
   rs.on('disconnect', () => undefined)
+  const hashed = new RedisSessions({ hashTokens: 'migrate', events: true })
+  hashed.on('session', (event) => void [event.type === 'rotated' ? event.previous : event.handle, event.app, event.id])
+  // @ts-expect-error hashTokens is true, false or 'migrate'
+  void new RedisSessions({ hashTokens: 'yes' })
   const up: boolean = rs.redis.connected
   void up
   // @ts-expect-error the callback's result is an object, not a number

@@ -1,8 +1,9 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
--- ARGV: now, app, token, then touchAfter (seconds) when it is on
+-- ARGV: now, app, token, then touchAfter (seconds) when it is on or flags are sent, then the flags
 -- Returns the fields as they were before this read, or nil.
+read_flags(ARGV[5])
 local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[4], now)
+local f, ttl, idle = load_live(KEYS[4], now, true)
 if not f then return false end
 local bad = check_counter('r', f[2])
 if bad then return bad end

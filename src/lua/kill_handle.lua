@@ -1,7 +1,8 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, ns:APP:us:ID
--- ARGV: now, app, id, handle, ns:APP:, ns:APP:us:, cache channel
+-- ARGV: now, app, id, handle, ns:APP:, ns:APP:us:, cache channel, then the flags when sent
 -- Kills the live session of the id whose handle this is, looking only among
 -- the id's tokens, exactly as kill does; returns its token, else nil.
+read_flags(ARGV[8])
 local now, app, id, wanted = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local bad = check_types({{KEYS[4], 'set'}})
 if bad then return bad end
@@ -13,7 +14,7 @@ for _, token in ipairs(redis.call('SMEMBERS', KEYS[4])) do
     if f and f[1] == id then
       bad = check_types({{KEYS[1], 'zset'}, {KEYS[3], 'zset'}, {KEYS[2], 'zset'}})
       if bad then return bad end
-      kill_one(hash, ARGV[6], KEYS[1], KEYS[3], KEYS[2], ARGV[7], app, token, id)
+      kill_one(hash, ARGV[6], KEYS[1], KEYS[3], KEYS[2], ARGV[7], app, token, id, 'killed')
       return token
     end
   end

@@ -1,6 +1,7 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, ns:APP:us:ID
--- ARGV: app, id, ns:APP:, cache channel
+-- ARGV: app, id, ns:APP:, cache channel, then the flags when sent
 -- Returns how many session hashes were deleted.
+read_flags(ARGV[5])
 local tokens = redis.call('SMEMBERS', KEYS[4])
 if #tokens == 0 then return 0 end
 local bad = check_types({{KEYS[1], 'zset'}, {KEYS[3], 'zset'}, {KEYS[2], 'zset'}})
@@ -11,7 +12,9 @@ for _, token in ipairs(tokens) do
   redis.call('ZREM', KEYS[1], token .. ':' .. id)
   redis.call('SREM', KEYS[4], token)
   redis.call('ZREM', KEYS[3], app .. ':' .. token .. ':' .. id)
-  total = total + redis.call('DEL', ARGV[3] .. token)
+  local killed = redis.call('DEL', ARGV[3] .. token)
+  total = total + killed
+  if killed == 1 then emit('killed', app, id, token) end
   redis.call('PUBLISH', ARGV[4], app .. ':' .. token)
 end
 if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('ZREM', KEYS[2], id) end

@@ -1,11 +1,12 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
--- ARGV: now, app, token, new id, ns:APP:us:, cache channel
+-- ARGV: now, app, token, new id, ns:APP:us:, cache channel, then the flags when sent
 -- moveToId: the live session becomes the new id's, keeping its token, its
 -- data and its counters. Each index entry moves with its score, so the
 -- session's activity and expiry stay; the old id leaves _users with its last
 -- session, as kill does. Returns 1 when the session is the new id's (moved
 -- or already), 0 when there is no live session.
-local f = load_live(KEYS[4], tonumber(ARGV[1]))
+read_flags(ARGV[7])
+local f = load_live(KEYS[4], tonumber(ARGV[1]), true)
 if not f then return 0 end
 local app, token, old, new = ARGV[2], ARGV[3], f[1], ARGV[4]
 if old == new then return 1 end

@@ -1,11 +1,12 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash, the new token's session hash
--- ARGV: now, app, token, new token, ns:APP:us:, cache channel
+-- ARGV: now, app, token, new token, ns:APP:us:, cache channel, then the flags when sent
 -- Moves a live session to the new token. The hash is renamed whole, so every
 -- field stays, those this script does not know included; each index entry
 -- moves with its score, so neither the session's activity nor its expiry
 -- changes (_users names the id, which stays). Returns 1 when moved, 0 when
 -- there is no live session.
-local f, ttl = load_live(KEYS[4], tonumber(ARGV[1]))
+read_flags(ARGV[7])
+local f, ttl = load_live(KEYS[4], tonumber(ARGV[1]), true)
 if not f then return 0 end
 if redis.call('EXISTS', KEYS[5]) == 1 then
   return redis.error_reply('ERR a session already has the new token')
@@ -26,4 +27,5 @@ redis.call('SADD', user_key, new_token)
 redis.call('ZREM', KEYS[3], expiry_member)
 redis.call('ZADD', KEYS[3], expires, app .. ':' .. new_token .. ':' .. id)
 redis.call('PUBLISH', ARGV[6], app .. ':' .. token)
+emit('rotated', app, id, new_token, token)
 return 1

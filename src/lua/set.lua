@@ -1,5 +1,6 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
--- ARGV: now, app, token, cache channel, then pairs of (key as JSON, value as JSON or '' to delete)
+-- ARGV: now, app, token, cache channel, then pairs of (key as JSON, value as JSON or '' to delete),
+--       then the flags when sent (an odd count of arguments after the fourth)
 -- Returns the fields as they were, then the new w and the new d (nil when empty), or nil.
 --
 -- d is merged here, not in the client, so concurrent sets never lose each other's keys.
@@ -68,8 +69,13 @@ local function scan_object(s)
   end
 end
 
+local last_pair = #ARGV
+if (#ARGV - 4) % 2 == 1 then
+  read_flags(ARGV[#ARGV])
+  last_pair = #ARGV - 1
+end
 local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[4], now)
+local f, ttl, idle = load_live(KEYS[4], now, true)
 if not f then return false end
 
 local bad = check_counter('w', f[3])
@@ -92,7 +98,7 @@ if f[5] and f[5] ~= '' then
   end
   for _, kv in ipairs(stored) do put(kv[1], kv[2]) end
 end
-for i = 5, #ARGV, 2 do
+for i = 5, last_pair, 2 do
   local value = ARGV[i + 1]
   if value == '' then value = false end
   put(ARGV[i], value)

@@ -1,11 +1,12 @@
 -- KEYS: ns:APP:_sessions, ns:APP:_users, ns:SESSIONS, session hash
--- ARGV: now, app, token, new ttl or '' to keep the session's, cache channel
+-- ARGV: now, app, token, new ttl or '' to keep the session's, cache channel, then the flags when sent
 -- The touch operation: get's refresh and read count and, with a ttl, a new
 -- idle timeout from now (for a no_resave session, a new fixed expiry ttl
 -- seconds from now), which cached answers are told about.
 -- Returns the fields as they were before, or nil.
+read_flags(ARGV[6])
 local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[4], now)
+local f, ttl, idle = load_live(KEYS[4], now, true)
 if not f then return false end
 local bad = check_counter('r', f[2])
 if bad then return bad end

@@ -19,8 +19,10 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::connection::{ConnectionEvent, Listener};
+use crate::events::SessionEvent;
 use crate::memory::{self, Now};
 use crate::operations::{for_each_operation, Operation};
+use crate::subscriber::SessionListener;
 use crate::{Config, SessionError, Store, Style};
 use args::{guarded, read_args};
 use convert::{Cacheable, Output};
@@ -44,6 +46,29 @@ pub struct NativeSessions {
 }
 
 type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
+/// `(type, app, id, handle, previous)`: a session event (`crate::events`).
+type SessionCallback<'a> = Function<'a, FnArgs<SessionArgs>, ()>;
+type SessionArgs = (String, String, String, String, Option<String>);
+
+/// Hands session events to JavaScript without keeping Node alive: an
+/// instance that only listens does not hold the process open.
+fn session_listener(callback: &SessionCallback) -> Result<SessionListener> {
+    let tsfn = callback
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()?;
+    Ok(Arc::new(move |event: SessionEvent| {
+        let args: SessionArgs = (
+            event.kind,
+            event.app,
+            event.id,
+            event.handle,
+            event.previous,
+        );
+        tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+    }))
+}
 
 /// Hands connection events to JavaScript without keeping Node alive.
 fn listener(callback: &EventCallback) -> Result<Listener> {
@@ -84,6 +109,7 @@ impl NativeSessions {
         memory: Option<bool>,
         on_invalidate: Option<InvalidateCallback>,
         on_fill: Option<Function<FillArgs<'static>, ()>>,
+        on_session: Option<SessionCallback>,
     ) -> Result<Self> {
         let mut warnings = Vec::new();
         let config = read_options(&env, &options, &mut warnings)
@@ -93,6 +119,14 @@ impl NativeSessions {
                 ..config
             });
         let (store, memory) = match config {
+            // Not built for the in-memory engine yet: refused, not ignored
+            // (a test would wait for events forever, or see other handles).
+            Ok(config) if config.memory && (config.hashing.is_on() || config.events) => (
+                Err(SessionError::InvalidOptions(
+                    "hashTokens and events are not available in memory mode yet".to_owned(),
+                )),
+                None,
+            ),
             Ok(config) if config.memory => {
                 // The one warning is about the connection a `client` option
                 // made us open: in memory mode there is none.
@@ -106,10 +140,11 @@ impl NativeSessions {
             }
             config => {
                 let listener = on_event.as_ref().map(listener).transpose()?;
+                let session_listener = on_session.as_ref().map(session_listener).transpose()?;
                 let store = config
                     .and_then(|config| {
                         let _inside = runtime::get()?.enter();
-                        Store::new(&config, listener)
+                        Store::new(&config, listener, session_listener)
                     })
                     .map(Arc::new);
                 (store, None)

@@ -8,6 +8,7 @@ use napi::bindgen_prelude::{Buffer, JsObjectValue, JsValue, Object, Unknown, Val
 use napi::{Env, Result};
 
 use super::args::{as_object, clear_pending_exception, number, optional_text, text};
+use crate::config::RawHashTokens;
 use crate::target::{RawNode, RawSentinel, RawTls};
 use crate::{RawOptions, SessionError};
 
@@ -33,6 +34,25 @@ fn strict_number(value: &Unknown) -> Result<Option<f64>> {
         ValueType::Number => number(value),
         _ => Ok(Some(f64::NAN)),
     }
+}
+
+/// `hashTokens`: a boolean, a string, or another type (named, to refuse).
+fn hash_tokens(value: &Unknown) -> Result<Option<RawHashTokens>> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::Boolean => Some(RawHashTokens::Flag(value.coerce_to_bool()?)),
+        ValueType::String => Some(RawHashTokens::Text(text(value)?)),
+        other => Some(RawHashTokens::Other(format!("{other:?}"))),
+    })
+}
+
+/// A boolean option of ours: `Some(None)` for another type, which the engine refuses.
+fn flag(value: &Unknown) -> Result<Option<Option<bool>>> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::Boolean => Some(Some(value.coerce_to_bool()?)),
+        _ => Some(None),
+    })
 }
 
 /// PEM text from a string or a Buffer.
@@ -147,6 +167,8 @@ pub fn read_options(
         raw.cachemax = number(&get(&object, "cachemax")?)?;
         raw.touch_after = strict_number(&get(&object, "touchAfter")?)?;
         raw.memory = get(&object, "memory")?.coerce_to_bool()?;
+        raw.hash_tokens = hash_tokens(&get(&object, "hashTokens")?)?;
+        raw.events = flag(&get(&object, "events")?)?;
         raw.connection.connect_timeout = number(&get(&object, "connectTimeout")?)?;
         raw.connection.command_timeout = number(&get(&object, "commandTimeout")?)?;
         raw.target.sentinel = read_sentinel(&get(&object, "sentinel")?)?;

@@ -21,6 +21,7 @@ use crate::data::{self, JsText};
 use crate::error::Result;
 use crate::js::number_to_string;
 use crate::operations::input;
+use crate::session::MARKER;
 use crate::{reply, scripts};
 
 impl Store {
@@ -39,7 +40,8 @@ impl Store {
             d: entries,
             ..
         } = input;
-        let Some(keys) = self.layout.for_token(token) else {
+        let stored = self.names.stored(token);
+        let Some(keys) = self.layout.for_token(&stored) else {
             return Ok(None);
         };
         let now = now_secs();
@@ -59,24 +61,37 @@ impl Store {
         if !kept.is_empty() {
             fields.push(("d", data::stringify(&kept)));
         }
+        if self.names.hashing.is_on() {
+            fields.push((MARKER, "1".to_owned()));
+        }
         let expires = number_to_string(now as f64 + ttl);
-        self.list_in_ids_bucket(app, token, id).await?;
-        let invocation = scripts::create_with_token(keys, app, token, id, now, &expires, &fields);
+        self.list_in_ids_bucket(app, &stored, id).await?;
+        let flags = self.flags();
+        let invocation = scripts::create_with_token(
+            keys,
+            app,
+            &stored,
+            id,
+            now,
+            &expires,
+            &fields,
+            flags.as_deref(),
+        );
         let value: redis::Value = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;
         if reply::int(&value, "createWithToken")? != 1 {
             return Ok(None);
         }
-        self.list_again(app, token, id).await;
+        self.list_again(app, &stored, id).await;
         Ok(Some(token.to_owned()))
     }
 
     /// The id's bucket's entry in cluster mode (see the module's comment); nothing otherwise.
-    async fn list_in_ids_bucket(&self, app: &str, token: &str, id: &str) -> Result<()> {
-        if let Some(user_keys) = self.layout.elsewhere_from_id(token, id) {
+    async fn list_in_ids_bucket(&self, app: &str, stored: &str, id: &str) -> Result<()> {
+        if let Some(user_keys) = self.layout.elsewhere_from_id(stored, id) {
             let mut add = redis::cmd("SADD");
-            add.arg(user_keys.user_sessions(app, id)).arg(token);
+            add.arg(user_keys.user_sessions(app, id)).arg(stored);
             self.exec(async |conn| add.query_async::<i64>(conn).await)
                 .await?;
         }
@@ -86,26 +101,40 @@ impl Store {
     /// The entry again after the script: the session is there now, and the
     /// entry added before it almost surely still is, so a failure here is not
     /// the caller's (whose write succeeded) and is left to that first entry.
-    async fn list_again(&self, app: &str, token: &str, id: &str) {
-        let _ = self.list_in_ids_bucket(app, token, id).await;
+    async fn list_again(&self, app: &str, stored: &str, id: &str) {
+        let _ = self.list_in_ids_bucket(app, stored, id).await;
     }
 
     /// 1 when the live session is now the id's, 0 when there is none.
     pub async fn move_to_id(&self, input: input::MoveToId<'_>) -> Result<i64> {
         let input::MoveToId { app, token, id, .. } = input;
-        let Some(keys) = self.layout.for_token(token) else {
+        let stored = self.names.stored(token);
+        let Some(keys) = self.layout.for_token(&stored) else {
             return Ok(0);
         };
         let channel = self.layout.base().cache_channel();
-        self.list_in_ids_bucket(app, token, id).await?;
-        let invocation = scripts::move_to_id(keys, app, token, id, now_secs(), &channel);
-        let moved: i64 = self
-            .exec(async |conn| invocation.invoke_async(conn).await)
-            .await?;
+        self.list_in_ids_bucket(app, &stored, id).await?;
+        let flags = self.lookup_flags();
+        let move_it = || async {
+            let invocation = scripts::move_to_id(
+                keys,
+                app,
+                &stored,
+                id,
+                now_secs(),
+                &channel,
+                flags.as_deref(),
+            );
+            self.exec(async |conn| invocation.invoke_async::<i64>(conn).await)
+                .await
+        };
+        let moved = self
+            .by_token(keys, app, token, &stored, |moved| *moved != 1, move_it)
+            .await;
         self.forget(app, token);
-        if moved == 1 {
-            self.list_again(app, token, id).await;
+        if moved.as_ref().is_ok_and(|moved| *moved == 1) {
+            self.list_again(app, &stored, id).await;
         }
-        Ok(moved)
+        moved
     }
 }

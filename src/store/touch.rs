@@ -15,19 +15,28 @@ impl Store {
         let input::Touch {
             app, token, ttl, ..
         } = input;
-        let Some(keys) = self.layout.for_token(token) else {
+        let stored = self.names.stored(token);
+        let Some(keys) = self.layout.for_token(&stored) else {
             return Ok(None);
         };
         let now = now_secs();
         let channel = self.layout.base().cache_channel();
-        let invocation = scripts::touch(keys, app, token, now, ttl, &channel);
-        let value: redis::Value = self
-            .exec(async |conn| invocation.invoke_async(conn).await)
-            .await?;
+        let flags = self.lookup_flags();
+        let touch = || async {
+            let invocation =
+                scripts::touch(keys, app, &stored, now, ttl, &channel, flags.as_deref());
+            let value: redis::Value = self
+                .exec(async |conn| invocation.invoke_async(conn).await)
+                .await?;
+            reply::fields(&value, "touch")
+        };
+        let touched = self
+            .by_token(keys, app, token, &stored, Option::is_none, touch)
+            .await;
         if ttl.is_some() {
             self.forget(app, token);
         }
-        let Some(fields) = reply::fields(&value, "touch")? else {
+        let Some(fields) = touched? else {
             return Ok(None);
         };
         let session = session::decode(&fields, now as f64)?;
