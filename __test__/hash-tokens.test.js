@@ -33,7 +33,8 @@ function storedName(token, cluster) {
 async function monitored(masters, run) {
   const lines = []
   const clients = masters.map((node) => new Redis({ port: node.options.port, host: '127.0.0.1' }))
-  // One at a time, each once connected: ioredis loses track of a MONITOR feed that starts mid-handshake.
+  // One at a time, each once connected. Callers start it when no other client is
+  // connecting: ioredis loses track of a MONITOR feed whose first lines come with its OK.
   const monitors = []
   for (const client of clients) {
     await client.ping()
@@ -86,6 +87,9 @@ for (const topology of ['standalone', 'cluster']) {
     it('a full scenario leaves no client token in keys, values, members, MONITOR or cache messages', async () => {
       const ns = namespace()
       const rs = open(ns, { hashTokens: true, cachetime: 30 })
+      // Connected and its scripts loaded before MONITOR starts (see monitored).
+      await rs.ping()
+      await sleep(300)
       const tokens = []
       const created = async (args) => {
         const { token } = await rs.create({ app: APP, ip: '10.0.0.1', ...args })
