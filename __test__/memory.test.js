@@ -17,6 +17,7 @@ const { startRedis } = require('./helpers/redis-server')
 const { connect } = require('./helpers/raw')
 const { reader } = require('./helpers/layout')
 const { startTopology } = require('./helpers/topologies')
+const { handleOfToken } = require('../binding.js')
 
 const root = path.join(__dirname, '..')
 const APP = 'memapp'
@@ -215,6 +216,77 @@ describe('memory: true', () => {
       rs.ping((err, pong) => { throw new Error('thrown by ' + pong) })`
     const { stdout } = await node(code)
     assert.equal(stdout.trim(), 'uncaught thrown by PONG')
+  })
+})
+
+describe('memory: session events (events: true) within the process, as on Redis', () => {
+  let server
+  before(async () => {
+    server = await startRedis()
+  })
+  after(() => server.stop())
+
+  /** Every event two listeners hear (one with, one without events) while another instance works; names for tokens. */
+  async function heard(options, ns) {
+    const open = (extra) => new RedisSessions({ ...options, namespace: ns, wipe: 0, ...extra })
+    const [worker, listener, deaf] = [open({ events: true }), open({ events: true }), open({})]
+    const events = []
+    const deafHeard = []
+    listener.on('session', (event) => events.push(event))
+    deaf.on('session', (event) => deafHeard.push(event))
+    await Promise.all([worker.ping(), listener.ping(), deaf.ping()])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const tokens = []
+    const made = async (promise) => {
+      const { token } = await promise
+      tokens.push(token)
+      return token
+    }
+    const a = await made(worker.create({ app: APP, id: 'u', ip: '1' }))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await made(worker.create({ app: APP, id: 'u', ip: '2' }))
+    await made(worker.create({ app: APP, id: 'u', ip: '3', max: 2 }))
+    const b = await made(worker.create({ app: 'memother', id: 'v:1', ip: '4' }))
+    await made(worker.rotate({ app: 'memother', token: b }))
+    await deaf.create({ app: APP, id: 'silent', ip: '5' })
+    await made(worker.createWithToken({ app: APP, token: 'Gx'.repeat(32), id: 'w', ip: '6' }))
+    await worker.kill({ app: APP, token: a })
+    await worker.killsoid({ app: APP, id: 'u' })
+    await worker.killall({ app: 'memother' })
+    await worker.killall({ app: APP })
+    const deadline = Date.now() + 3000
+    while (events.length < 12 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await Promise.all([worker.quit(), listener.quit(), deaf.quit()])
+    assert.deepEqual(deafHeard, [])
+    const name = (handle) => {
+      const i = tokens.findIndex((token) => handleOfToken(token) === handle)
+      return i < 0 ? 'other' : `T${i}`
+    }
+    return events
+      .map((e) => [e.type, e.app, e.id, name(e.handle), e.previous === undefined ? '-' : name(e.previous)].join(' '))
+      .sort()
+  }
+
+  it('the events Redis publishes, heard by every listening instance, none by the others', async () => {
+    const onRedis = await heard({ port: server.port }, 'evmem')
+    const inMemory = await heard({ memory: true }, 'evmem')
+    assert.equal(onRedis.length, 12, onRedis.join('\n'))
+    assert.deepEqual(inMemory, onRedis)
+  })
+
+  it('the wipe makes expired events, on the clock of Date.now()', async () => {
+    fakeClock()
+    const rs = new RedisSessions({ memory: true, events: true, wipe: 10, namespace: 'evwipe' })
+    const events = []
+    rs.on('session', (event) => events.push(event.type))
+    await rs.create({ app: APP, id: 'u', ip: '1', ttl: 10 })
+    advance(11)
+    await rs.ping()
+    const deadline = realNow() + 2000
+    while (events.length < 2 && realNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(events, ['created', 'expired'])
+    await rs.quit()
   })
 })
 

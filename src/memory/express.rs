@@ -38,6 +38,7 @@ impl Sessions {
         let d = (!kept.is_empty()).then(|| data::stringify(&kept));
         let record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
         space.insert(app, Arc::from(token), record);
+        space.emit("created", app, id, token, None);
         Ok(Some(token.to_owned()))
     }
 

@@ -27,6 +27,9 @@ impl Sessions {
             return Ok(0);
         };
         space.publish_app(input.app);
+        for (token, record) in &entry.sessions {
+            space.emit("killed", input.app, &record.id, token, None);
+        }
         Ok(entry.sessions.len() as i64)
     }
 
@@ -40,18 +43,21 @@ impl Sessions {
         let Some(user) = entry.users.remove(id) else {
             return Ok(0);
         };
-        let killed = user
+        let killed: Vec<&Arc<str>> = user
             .tokens
             .iter()
             .filter(|token| entry.sessions.remove(*token).is_some())
-            .count();
+            .collect();
         if entry.sessions.is_empty() && entry.users.is_empty() {
             space.apps.remove(app);
         }
         for token in &user.tokens {
             space.publish(app, token);
         }
-        Ok(killed as i64)
+        for token in &killed {
+            space.emit("killed", app, id, token, None);
+        }
+        Ok(killed.len() as i64)
     }
 
     pub fn soid(&self, input: input::Soid<'_>, now: Now) -> Result<Vec<Session>> {

@@ -38,6 +38,7 @@ use crate::clock::now_millis;
 use crate::config::Config;
 use crate::error::{Result, SessionError};
 use crate::operations::{for_each_operation, input, Operation, Reply};
+use crate::subscriber::SessionListener;
 use crate::validate::{Args, Style};
 use cache::Cache;
 use space::Space;
@@ -118,6 +119,11 @@ pub struct Sessions {
     /// Seconds; 0 when every get touches.
     touch_after: f64,
     wipe_every_ms: Option<f64>,
+    /// `events`: this instance's calls make session events.
+    events: bool,
+    /// With `events`, how it hears the namespace's: held here until `quit`,
+    /// the namespace holds it weakly.
+    listener: Mutex<Option<SessionListener>>,
     /// When this instance next wipes (set at its first call).
     next_wipe_ms: Mutex<Option<f64>>,
     quitting: AtomicBool,
@@ -127,8 +133,12 @@ impl Sessions {
     /// Reads the options Redis mode reads, but for where to connect: there is
     /// no connection, so `host`, `port`, `cluster`, `sentinel` and the
     /// connection options are checked as in Redis mode and then unused.
-    pub fn open(config: &Config) -> Self {
+    pub fn open(config: &Config, events: Option<SessionListener>) -> Self {
         let space = Arc::clone(spaces().entry(config.namespace.clone()).or_default());
+        let listener = events.filter(|_| config.events);
+        if let Some(listener) = &listener {
+            lock(&space).listen(listener);
+        }
         let cache = config.cache_time.map(|ttl| {
             let cache = Arc::new(Cache::new(ttl.as_secs_f64(), config.cache_max));
             lock(&space).subscribe(&cache);
@@ -139,6 +149,8 @@ impl Sessions {
             cache,
             touch_after: config.touch_after as f64,
             wipe_every_ms: config.wipe_every.map(|every| every.as_secs_f64() * 1000.0),
+            events: config.events,
+            listener: Mutex::new(listener),
             next_wipe_ms: Mutex::new(None),
             quitting: AtomicBool::new(false),
         }
@@ -154,6 +166,13 @@ impl Sessions {
 
     pub fn quit(&self) {
         self.quitting.store(true, Ordering::Release);
+        // As the subscription ends in Redis mode: no more events.
+        drop(
+            self.listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     pub fn is_connected(&self) -> bool {
@@ -164,6 +183,7 @@ impl Sessions {
     /// period has passed, as Redis's wiper would have by then.
     fn lock(&self, now: Now) -> MutexGuard<'_, Space> {
         let mut space = lock(&self.space);
+        space.emitting = self.events;
         if let Some(every) = self.wipe_every_ms {
             let mut next = self
                 .next_wipe_ms

@@ -96,9 +96,10 @@ impl Sessions {
         }
         let mut space = self.lock(now);
         space.insert(app, Arc::clone(&token), record);
+        space.emit("created", app, id, &token, None);
         if let Some(max) = max {
             for victim in beyond_max(&space, app, id, &token, max, now.secs) {
-                space.kill_one(app, &victim);
+                space.kill_one(app, &victim, "evicted");
             }
         }
         Ok(token.to_string())
@@ -249,8 +250,10 @@ impl Sessions {
                 *held = Arc::clone(&new_token);
             }
         }
+        let id = Arc::clone(&record.id);
         entry.sessions.insert(Arc::clone(&new_token), record);
         space.publish(app, token);
+        space.emit("rotated", app, &id, &new_token, Some(token));
         Ok(Some(new_token.to_string()))
     }
 
@@ -285,7 +288,7 @@ impl Sessions {
                 }
             }
         };
-        Ok(i64::from(space.kill_one(app, &token)))
+        Ok(i64::from(space.kill_one(app, &token, "killed")))
     }
 }
 

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use super::cache::Cache;
+use crate::events::SessionEvent;
+use crate::handle;
 use crate::session::Session;
+use crate::subscriber::SessionListener;
 
 /// A session: the hash's fields and its index scores.
 pub struct Record {
@@ -104,17 +107,46 @@ pub struct App {
 }
 
 /// One namespace: its apps, and the caches of the instances using it, which
-/// hear of every set and kill as Redis's `ns:cache` channel tells them.
+/// hear of every set and kill as Redis's `ns:cache` channel tells them; and
+/// the instances with `events`, which hear its session events as the
+/// `ns:events` channel tells them in Redis mode.
 #[derive(Default)]
 pub struct Space {
     pub apps: HashMap<Box<str>, App>,
     caches: Vec<Weak<Cache>>,
+    listeners: Vec<Weak<dyn Fn(SessionEvent) + Send + Sync>>,
+    /// Whether the call holding the space makes events: its instance has
+    /// `events` (in Redis mode its scripts publish them only then).
+    pub emitting: bool,
 }
 
 impl Space {
     pub fn subscribe(&mut self, cache: &Arc<Cache>) {
         self.caches.retain(|cache| cache.strong_count() > 0);
         self.caches.push(Arc::downgrade(cache));
+    }
+
+    pub fn listen(&mut self, listener: &SessionListener) {
+        self.listeners
+            .retain(|listener| listener.strong_count() > 0);
+        self.listeners.push(Arc::downgrade(listener));
+    }
+
+    /// `events.lua`'s `emit`: TYPE, the app, the id and the handle of the
+    /// session (and of the one before, for a rotation), to every listener.
+    pub fn emit(&self, kind: &str, app: &str, id: &str, token: &str, previous: Option<&str>) {
+        if !self.emitting {
+            return;
+        }
+        for listener in self.listeners.iter().filter_map(Weak::upgrade) {
+            listener(SessionEvent {
+                kind: kind.to_owned(),
+                app: app.to_owned(),
+                id: id.to_owned(),
+                handle: handle::of(token),
+                previous: previous.map(handle::of),
+            });
+        }
     }
 
     fn caches(&self) -> impl Iterator<Item = Arc<Cache>> + '_ {
@@ -208,8 +240,8 @@ impl Space {
     }
 
     /// `kill_one.lua`: the session and its index entries; the id goes with
-    /// its last session. Returns whether there was a session.
-    pub fn kill_one(&mut self, app: &str, token: &str) -> bool {
+    /// its last session; the event `event`. Returns whether there was a session.
+    pub fn kill_one(&mut self, app: &str, token: &str, event: &str) -> bool {
         let Some(entry) = self.apps.get_mut(app) else {
             return false;
         };
@@ -226,6 +258,7 @@ impl Space {
             self.apps.remove(app);
         }
         self.publish(app, token);
+        self.emit(event, app, &record.id, token, None);
         true
     }
 
@@ -244,7 +277,7 @@ impl Space {
             })
             .collect();
         for (app, token) in &expired {
-            self.kill_one(app, token);
+            self.kill_one(app, token, "expired");
         }
         expired.len()
     }
@@ -289,12 +322,35 @@ pub(super) mod tests {
         let mut space = Space::default();
         space.insert("app", Arc::from("T1"), record("u", 1000.0, 30.0));
         space.insert("app", Arc::from("T2"), record("u", 1000.0, 60.0));
-        assert!(space.kill_one("app", "T1"));
-        assert!(!space.kill_one("app", "T1"));
+        assert!(space.kill_one("app", "T1", "killed"));
+        assert!(!space.kill_one("app", "T1", "killed"));
         assert_eq!(space.apps["app"].users["u"].tokens.len(), 1);
         assert_eq!(space.wipe(1030.0), 0);
         assert_eq!(space.wipe(1060.0), 1);
         assert!(space.apps.is_empty());
+    }
+
+    #[test]
+    fn events_go_to_every_listener_while_the_call_makes_them() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&heard);
+        let listener: SessionListener = Arc::new(move |event: SessionEvent| {
+            if let Ok(mut heard) = sink.lock() {
+                heard.push((event.kind, event.id, event.handle));
+            }
+        });
+        let mut space = Space::default();
+        space.listen(&listener);
+        space.insert("app", Arc::from("T1"), record("u", 1000.0, 30.0));
+        space.insert("app", Arc::from("T2"), record("u", 1000.0, 30.0));
+        space.kill_one("app", "T1", "killed");
+        space.emitting = true;
+        space.kill_one("app", "T2", "killed");
+        let heard = heard.lock().map(|heard| heard.clone()).unwrap_or_default();
+        assert_eq!(
+            heard,
+            vec![("killed".to_owned(), "u".to_owned(), handle::of("T2"))]
+        );
     }
 
     #[test]

@@ -119,11 +119,10 @@ impl NativeSessions {
                 ..config
             });
         let (store, memory) = match config {
-            // Not built for the in-memory engine yet: refused, not ignored
-            // (a test would wait for events forever, or see other handles).
-            Ok(config) if config.memory && (config.hashing.is_on() || config.events) => (
+            // Not built for the in-memory engine yet: refused, not ignored.
+            Ok(config) if config.memory && config.hashing.is_on() => (
                 Err(SessionError::InvalidOptions(
-                    "hashTokens and events are not available in memory mode yet".to_owned(),
+                    "hashTokens is not available in memory mode yet".to_owned(),
                 )),
                 None,
             ),
@@ -131,11 +130,15 @@ impl NativeSessions {
                 // The one warning is about the connection a `client` option
                 // made us open: in memory mode there is none.
                 warnings.clear();
+                let events = match &on_session {
+                    Some(callback) if config.events => Some(session_listener(callback)?),
+                    _ => None,
+                };
                 (
                     Err(SessionError::InvalidOptions(
                         "this instance is in memory mode: there is no Redis".to_owned(),
                     )),
-                    Some(Arc::new(memory::Sessions::open(&config))),
+                    Some(Arc::new(memory::Sessions::open(&config, events))),
                 )
             }
             config => {
