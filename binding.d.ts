@@ -43,6 +43,11 @@ export declare class NativeSessions {
    * cluster instance `target` (the migrate-to-cluster command).
    */
   migrateStep(target: NativeSessions, cursor: string): Promise<{ cursor: string; moved: [string, string, string][]; skipped: number; present: number }>
+  /**
+   * The handle `soid`/`soapp` show for the session of `token` on this
+   * instance: of its stored name, which `hashTokens` makes a hash of it.
+   */
+  handleOfToken(token: string): string
   get connected(): boolean
   /** Whether this instance runs on the in-memory engine. */
   get memory(): boolean

@@ -14,6 +14,8 @@ const { tokenForSid, anonymousId, handleOfToken } = require('./binding.js')
 
 const { Store } = session
 
+/** RedisSessions' handle of a token's session on that instance (index.js). */
+const HANDLE_OF_TOKEN = Symbol.for('redis-sessions-rs.handleOfToken')
 /** What a request loaded, kept on its Session (not enumerable, so express-session never hashes or saves it). */
 const LOADED = Symbol('redis-sessions-rs loaded')
 /** The engine's least ttl; a shorter cookie is enforced by its `expires`, stored in the cookie entry. */
@@ -165,7 +167,10 @@ class RedisSessionsStore extends Store {
 
   /** The handle of the session whose sid this is, as `sessionsOf` shows it ("this device"). */
   handleOf(sid) {
-    return handleOfToken(tokenForSid(String(sid)))
+    const token = tokenForSid(String(sid))
+    // The client's own answer follows its hashTokens; a client without it names handles by token.
+    const own = this.#client[HANDLE_OF_TOKEN]
+    return typeof own === 'function' ? own.call(this.#client, token) : handleOfToken(token)
   }
 
   /** Logs out the user's session with this handle: 1, or 0 when there was none. */

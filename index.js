@@ -163,6 +163,12 @@ class RedisSessions extends EventEmitter {
     return this.#native.get({ app, token }, legacy)
   }
 
+  // For redis-sessions-rs/express: the handle soid shows for a token's session on this instance (with
+  // hashTokens, of its stored name). A symbol, so it is no method of the API.
+  [Symbol.for('redis-sessions-rs.handleOfToken')](token) {
+    return this.#native.handleOfToken(token)
+  }
+
   static {
     for (const name of METHODS) {
       // A method as a class body would define it: named, not enumerable, not a constructor.

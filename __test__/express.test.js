@@ -356,6 +356,26 @@ describe('express-session store', () => {
     }
   })
 
+  it('6. with hashTokens, handles and destroyUser’s except follow the stored names', async () => {
+    const hashing = new RedisSessions({ port: server.port, namespace: NS, hashTokens: true })
+    const own = new RedisSessionsStore({ client: hashing, app: APP })
+    const site = await serve(own, { cookie: { maxAge: 60_000 } })
+    try {
+      const devices = [site.client(), site.client(), site.client()]
+      for (const d of devices) await d.post('/user?id=hashed-user')
+      const listed = (await own.sessionsOf('hashed-user')).map((s) => s.handle).sort()
+      assert.deepEqual(listed, devices.map((d) => own.handleOf(d.sid)).sort())
+      assert.notEqual(own.handleOf(devices[0].sid), store.handleOf(devices[0].sid), 'not the handle of the token')
+      assert.equal(await own.destroyUser('hashed-user', { except: devices[0].sid }), 2)
+      assert.equal((await devices[0].get()).body.session.userId, 'hashed-user')
+      assert.equal((await devices[1].get()).body.session.userId, undefined)
+      assert.equal(await raw.exists(`${NS}:${APP}:${tokenForSid(devices[0].sid)}`), 0, 'stored under its hash')
+    } finally {
+      await site.close()
+      await hashing.quit()
+    }
+  })
+
   it('7. a request that changes cookie.maxAge changes the session’s lifetime', async () => {
     const c = web.client()
     await c.post('/set?a=1')

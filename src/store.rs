@@ -257,6 +257,12 @@ impl Store {
         Ok(answer)
     }
 
+    /// The name the session of `token` is stored under (`stored`): the
+    /// token, or with `hashTokens` its one-way name.
+    pub fn stored_name(&self, token: &str) -> String {
+        self.names.stored(token)
+    }
+
     pub fn is_connected(&self) -> bool {
         self.conn.is_connected()
     }

@@ -288,6 +288,17 @@ impl NativeSessions {
         })
     }
 
+    /// The handle `soid`/`soapp` show for the session of `token` on this
+    /// instance: of its stored name, which `hashTokens` makes a hash of it.
+    #[napi(catch_unwind)]
+    pub fn handle_of_token(&self, token: String) -> String {
+        match &self.store {
+            Ok(store) => crate::handle::of(&store.stored_name(&token)),
+            // Memory mode (which refuses hashTokens), or bad options.
+            Err(_) => crate::handle::of(&token),
+        }
+    }
+
     #[napi(getter, catch_unwind)]
     pub fn connected(&self) -> bool {
         match &self.memory {
