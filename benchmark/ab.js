@@ -12,13 +12,16 @@
 //   Promises, or with callbacks as DIR:cb; or v3 / v4, the references.
 //   e.g. node benchmark/ab.js get 100 40000 10 /tmp/before .
 //        node benchmark/ab.js cachedGet 1 200000 8 v3 .
+//   A build's DIR may end with #OPTIONS, JSON constructor options for that
+//   side, seeded in a namespace of its own by that build with them (one
+//   build with an option off and on: . '.#{"hashTokens":true}').
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { clkTck, median, seed, runChild } = require('./measure')
 const { APP } = require('./workloads')
 
-const OPS = ['get', 'set', 'cachedGet']
+const OPS = ['get', 'set', 'cachedGet', 'create']
 const SESSIONS = 5000
 
 /** The range of the rounds' values: "min–max". */
@@ -27,8 +30,9 @@ const spread = (values) => `${Math.round(Math.min(...values))}–${Math.round(Ma
 /** What a DIR argument names: a reference, or a build and the style to call it in. */
 function implOf(arg) {
   if (arg === 'v3' || arg === 'v4') return { impl: arg }
-  if (arg.endsWith(':cb')) return { impl: 'rs-cb', dir: arg.slice(0, -3) }
-  return { impl: 'rs', dir: arg }
+  const [name, options] = arg.split('#')
+  const style = name.endsWith(':cb') ? { impl: 'rs-cb', dir: name.slice(0, -3) } : { impl: 'rs', dir: name }
+  return options === undefined ? style : { ...style, options: JSON.parse(options) }
 }
 
 /** One measured run in a fresh child: worker.js, loading the build in `dir`. */
@@ -40,7 +44,7 @@ async function runBuild(job) {
 
 async function main([op, c, n, rounds, ...dirs]) {
   if (!OPS.includes(op) || dirs.length === 0)
-    throw new Error('usage: node benchmark/ab.js get|set|cachedGet C N ROUNDS DIR...')
+    throw new Error('usage: node benchmark/ab.js get|set|cachedGet|create C N ROUNDS DIR[#OPTIONS]...')
   const { startRedis } = require('../__test__/helpers/redis-server')
   const redis = await startRedis()
   const poolFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-ab-')), 'pool.json')
@@ -50,6 +54,20 @@ async function main([op, c, n, rounds, ...dirs]) {
     const tokens = await seed(seeder, APP.pool, SESSIONS, (i) => `u${i % 1000}`, { d: { a: 1, b: 'x' } })
     await seeder.quit()
     fs.writeFileSync(poolFile, JSON.stringify(tokens))
+    // A side with options of its own: its namespace and its pool, seeded by its build with them.
+    const own = new Map()
+    for (const [i, dir] of dirs.entries()) {
+      const side = implOf(dir)
+      if (side.options === undefined) continue
+      const namespace = `ab${i}`
+      const Build = require(path.resolve(side.dir))
+      const sideSeeder = new Build({ ...side.options, port: redis.port, host: '127.0.0.1', namespace, wipe: 0 })
+      const sideTokens = await seed(sideSeeder, APP.pool, SESSIONS, (j) => `u${j % 1000}`, { d: { a: 1, b: 'x' } })
+      await sideSeeder.quit()
+      const sidePool = path.join(path.dirname(poolFile), `pool${i}.json`)
+      fs.writeFileSync(sidePool, JSON.stringify(sideTokens))
+      own.set(dir, { namespace, poolFile: sidePool })
+    }
     const results = new Map(dirs.map((dir) => [dir, []]))
     for (let round = 0; round < Number(rounds); round++) {
       for (const dir of round % 2 ? [...dirs].reverse() : dirs) {
@@ -65,6 +83,7 @@ async function main([op, c, n, rounds, ...dirs]) {
             redisPid: redis.child.pid,
             clkTck,
             poolFile,
+            ...own.get(dir),
           }),
         )
       }

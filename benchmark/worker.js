@@ -23,6 +23,7 @@ async function main() {
     namespace: job.namespace,
     wipe: 0,
     ...(job.cache ? { cachetime: 60, cachemax: 1000 } : {}),
+    ...job.options,
   })
   const call = invoker(instance, impl.style)
   if (impl.style === 'promise') await instance.ping()

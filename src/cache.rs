@@ -263,6 +263,46 @@ mod tests {
     }
 
     #[test]
+    fn with_hashed_names_a_stored_name_finds_the_token_the_cache_keys_by() {
+        let feed = Invalidations::new(Duration::from_secs(60), 1).with_hashed_names();
+        feed.set_serving(true);
+        let _ = feed.take();
+        feed.remember("a:STORED", "a:TOKEN");
+        feed.forget_stored("a:STORED");
+        feed.forget_stored("a:UNKNOWN");
+        assert_eq!(feed.take().unwrap_or_default().keys, ["a:TOKEN"]);
+        // Forgotten once: a second message names nothing cached.
+        feed.forget_stored("a:STORED");
+        assert_eq!(feed.take(), None);
+        // Without hashing, the message names the token itself.
+        let plain = Invalidations::new(Duration::from_secs(60), 1);
+        plain.forget_stored("a:TOKEN");
+        assert_eq!(plain.take().unwrap_or_default().keys, ["a:TOKEN"]);
+    }
+
+    #[test]
+    fn too_many_names_empty_the_cache_keeping_its_serving_state() {
+        let feed = Invalidations::new(Duration::from_secs(60), 1).with_hashed_names();
+        feed.set_serving(true);
+        let _ = feed.take();
+        for i in 0..=1024 {
+            feed.remember(&format!("a:S{i}"), &format!("a:T{i}"));
+        }
+        let batch = feed.take().unwrap_or_default();
+        assert_eq!(batch.serving, Some(true), "emptied, still serving");
+        feed.forget_stored("a:S1");
+        assert_eq!(feed.take(), None, "the old names went with the cache");
+        feed.forget_stored("a:S1024");
+        assert_eq!(feed.take().unwrap_or_default().keys, ["a:T1024"]);
+        feed.set_serving(false);
+        let _ = feed.take();
+        for i in 0..=1024 {
+            feed.remember(&format!("a:S{i}"), &format!("a:T{i}"));
+        }
+        assert_eq!(feed.take().unwrap_or_default().serving, Some(false));
+    }
+
+    #[test]
     fn wakes_a_late_consumer_for_what_is_pending() {
         let feed = Invalidations::new(Duration::from_secs(60), 10);
         feed.set_serving(true);
