@@ -9,6 +9,7 @@
 const { describe, it, before, after, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
+const crypto = require('node:crypto')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
 const { Worker } = require('node:worker_threads')
@@ -370,6 +371,56 @@ describe('memory: the operations of the other issues store and answer as on Redi
     await rs.quit()
     return log
   }
+
+  /** Instances with and without hashTokens, and one with 'migrate', on one namespace: answers and keys. */
+  async function mixed(options, client, ns) {
+    const open = (hashTokens) => new RedisSessions({ ...options, namespace: ns, wipe: 0, hashTokens })
+    const [plain, hashed, migrating] = [open(false), open(true), open('migrate')]
+    const store = reader(client, ns)
+    const log = []
+    const tokens = []
+    const stored = (token) => {
+      const digest = crypto.createHash('sha512').update(`redis-sessions-rs stored name\0${token}`).digest()
+      const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYabcdefghijklmnopqrstuvwxyz0123456789'
+      return Array.from({ length: 55 }, (_, i) => ALPHABET[digest[i] % 61]).join('') + token.slice(55)
+    }
+    const step = async (label, promise) => {
+      const value = await promise
+      if (value?.token) tokens.push(value.token)
+      let text = JSON.stringify([value ?? null, await store.dump()])
+      tokens.forEach((token, i) => {
+        text = text.split(token).join(`T${i}`).split(stored(token)).join(`S${i}`)
+        text = text.split(handleOfToken(stored(token))).join(`handle of S${i}`)
+        text = text.split(handleOfToken(token)).join(`handle of T${i}`)
+      })
+      // Times as 'time'; collections in the order of their names (the dump's is the random tokens').
+      const sorted = (v) => [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+      const revive = (key, v) => (key === 'la' || /^\d{10}$/.test(v) ? 'time' : Array.isArray(v) ? sorted(v) : v)
+      log.push([label, JSON.parse(text, revive)])
+      return value
+    }
+    const old = (await step('plain create', plain.create({ app: APP, id: 'u', ip: '1' }))).token
+    await step('hashed get of a plain session', hashed.get({ app: APP, token: old }))
+    await step('migrating get moves it', migrating.get({ app: APP, token: old }))
+    await step('plain get of the moved session', plain.get({ app: APP, token: old }))
+    await step('hashed get of the moved session', hashed.get({ app: APP, token: old }))
+    const made = (await step('hashed create', hashed.create({ app: APP, id: 'u', ip: '2' }))).token
+    await step('plain kill of a hashed session', plain.kill({ app: APP, token: made }))
+    await step('soid', plain.soid({ app: APP, id: 'u', handles: true }))
+    await step('hashed rotate', hashed.rotate({ app: APP, token: made }))
+    await step('hashed kill', hashed.kill({ app: APP, token: tokens[tokens.length - 1] }))
+    await step('killall', plain.killall({ app: APP }))
+    await Promise.all([plain.quit(), hashed.quit(), migrating.quit()])
+    return log
+  }
+
+  it('hashTokens and migrate, mixed with plain instances: as on Redis', async () => {
+    const memory = await startTopology('memory')
+    assert.deepEqual(
+      await mixed({ memory: true }, memory.raw, 'memhash'),
+      await mixed({ port: server.port }, raw, 'memhash'),
+    )
+  })
 
   it('the same answers and keys as a standalone Redis', async () => {
     const onRedis = await run({ port: server.port }, raw, 'memcmp')

@@ -27,7 +27,8 @@ impl Sessions {
             ..
         } = input;
         let mut space = self.lock(now);
-        if space.record(app, token).is_some() {
+        let name = self.names.stored(token);
+        if space.record(app, &name).is_some() {
             return Ok(None);
         }
         let kept: Vec<_> = entries
@@ -36,9 +37,10 @@ impl Sessions {
             .cloned()
             .collect();
         let d = (!kept.is_empty()).then(|| data::stringify(&kept));
-        let record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
-        space.insert(app, Arc::from(token), record);
-        space.emit("created", app, id, token, None);
+        let mut record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
+        record.hashed = self.names.hashing.is_on();
+        space.insert(app, Arc::from(name.as_str()), record);
+        space.emit("created", app, id, &name, None);
         Ok(Some(token.to_owned()))
     }
 
@@ -47,7 +49,9 @@ impl Sessions {
     pub fn move_to_id(&self, input: input::MoveToId<'_>, now: Now) -> Result<i64> {
         let input::MoveToId { app, token, id, .. } = input;
         let mut space = self.lock(now);
-        let Some(record) = space.live(app, token, now.secs) else {
+        let name = self.name(&mut space, app, token);
+        let token = name.as_str();
+        let Some(record) = self.named(&space, app, token, now) else {
             return Ok(0);
         };
         if &*record.id == id {

@@ -38,10 +38,11 @@ use crate::clock::now_millis;
 use crate::config::Config;
 use crate::error::{Result, SessionError};
 use crate::operations::{for_each_operation, input, Operation, Reply};
+use crate::stored::{Hashing, Names};
 use crate::subscriber::SessionListener;
 use crate::validate::{Args, Style};
 use cache::Cache;
-use space::Space;
+use space::{Record, Space};
 
 type Shared = Arc<Mutex<Space>>;
 
@@ -115,6 +116,8 @@ impl Now {
 /// wipe schedule, as a Redis-mode instance has its own cache and wiper.
 pub struct Sessions {
     space: Shared,
+    /// hashTokens: the name each session is stored under.
+    names: Names,
     cache: Option<Arc<Cache>>,
     /// Seconds; 0 when every get touches.
     touch_after: f64,
@@ -146,6 +149,7 @@ impl Sessions {
         });
         Self {
             space,
+            names: Names::new(config.hashing, false),
             cache,
             touch_after: config.touch_after as f64,
             wipe_every_ms: config.wipe_every.map(|every| every.as_secs_f64() * 1000.0),
@@ -177,6 +181,24 @@ impl Sessions {
 
     pub fn is_connected(&self) -> bool {
         !self.quitting.load(Ordering::Acquire)
+    }
+
+    /// The name a session the caller names by `token` is stored under; in
+    /// 'migrate' mode, a session still stored under its token moves there first.
+    fn name(&self, space: &mut Space, app: &str, token: &str) -> String {
+        let name = self.names.stored(token);
+        if self.names.hashing == Hashing::Migrate && space.record(app, &name).is_none() {
+            space.adopt(app, token, &name);
+        }
+        name
+    }
+
+    /// The live session a caller names, as `load_live` with `by_token`: one
+    /// marked as hashed only for an instance with hashTokens.
+    fn named<'s>(&self, space: &'s Space, app: &str, name: &str, now: Now) -> Option<&'s Record> {
+        space
+            .live(app, name, now.secs)
+            .filter(|record| self.names.hashing.is_on() || !record.hashed)
     }
 
     /// The namespace's data for one call, wiped first when this instance's

@@ -80,7 +80,8 @@ impl Sessions {
             max_age,
             ..
         } = input;
-        let token: Arc<str> = token::create(now.millis())?.into();
+        let token = token::create(now.millis())?;
+        let name: Arc<str> = self.names.stored(&token).into();
         let kept: Vec<_> = entries
             .iter()
             .filter(|(_, value)| *value != Value::Null)
@@ -89,27 +90,29 @@ impl Sessions {
         let d = (!kept.is_empty()).then(|| data::stringify(&kept));
         let mut record = Record::new(id, ip, d.as_deref(), ttl, now.secs);
         record.no_resave = no_resave;
+        record.hashed = self.names.hashing.is_on();
         if let Some(seconds) = max_age {
             let ends = now.secs + seconds;
             record.ends = Some(ends);
             record.expires = record.expires.min(ends);
         }
         let mut space = self.lock(now);
-        space.insert(app, Arc::clone(&token), record);
-        space.emit("created", app, id, &token, None);
+        space.insert(app, Arc::clone(&name), record);
+        space.emit("created", app, id, &name, None);
         if let Some(max) = max {
-            for victim in beyond_max(&space, app, id, &token, max, now.secs) {
+            for victim in beyond_max(&space, app, id, &name, max, now.secs) {
                 space.kill_one(app, &victim, "evicted");
             }
         }
-        Ok(token.to_string())
+        Ok(token)
     }
 
     /// `get`, named as the Redis store's method; here the cache is asked
     /// first (the binding asks it in Redis mode), then the store, counting this read.
     pub fn get_uncached(&self, input: input::Get<'_>, now: Now) -> Result<Option<Session>> {
         let input::Get { app, token, .. } = input;
-        let key = keys::cache_key(app, token);
+        // By the stored name, as the namespace tells caches what to forget.
+        let key = keys::cache_key(app, &self.names.stored(token));
         if let Some(hit) = self
             .cache
             .as_ref()
@@ -119,7 +122,8 @@ impl Sessions {
         }
         self.admit()?;
         let mut space = self.lock(now);
-        let outcome = self.read(&mut space, app, token, now);
+        let name = self.name(&mut space, app, token);
+        let outcome = self.read(&mut space, app, &name, now);
         if let Some(cache) = &self.cache {
             // Under the store's lock, so no set or kill falls between the read and the fill.
             cache.fill(&key, outcome.as_ref().ok().and_then(Option::as_ref), now.ms);
@@ -130,7 +134,7 @@ impl Sessions {
     /// `get.lua`: the session before this read; with `touchAfter`, a read
     /// within that many seconds of the last touch writes nothing.
     fn read(&self, space: &mut Space, app: &str, token: &str, now: Now) -> Result<Option<Session>> {
-        let Some(record) = space.live(app, token, now.secs) else {
+        let Some(record) = self.named(space, app, token, now) else {
             return Ok(None);
         };
         let before = record.view(now.secs);
@@ -160,7 +164,9 @@ impl Sessions {
             ..
         } = input;
         let mut space = self.lock(now);
-        let Some(record) = space.live(app, token, now.secs) else {
+        let name = self.name(&mut space, app, token);
+        let token = name.as_str();
+        let Some(record) = self.named(&space, app, token, now) else {
             return Ok(None);
         };
         let Some(mut session) = record.view(now.secs) else {
@@ -194,7 +200,9 @@ impl Sessions {
             ..
         } = input;
         let mut space = self.lock(now);
-        let Some(record) = space.live(app, token, now.secs) else {
+        let name = self.name(&mut space, app, token);
+        let token = name.as_str();
+        let Some(record) = self.named(&space, app, token, now) else {
             return Ok(None);
         };
         let Some(before) = record.view(now.secs) else {
@@ -230,14 +238,17 @@ impl Sessions {
     pub fn rotate(&self, input: input::Rotate<'_>, now: Now) -> Result<Option<String>> {
         let input::Rotate { app, token, .. } = input;
         let mut space = self.lock(now);
-        if space.live(app, token, now.secs).is_none() {
+        let name = self.name(&mut space, app, token);
+        let token = name.as_str();
+        if self.named(&space, app, token, now).is_none() {
             return Ok(None);
         }
-        let new_token: Arc<str> = token::create(now.millis())?.into();
+        let new_token = token::create(now.millis())?;
+        let new_name: Arc<str> = self.names.stored(&new_token).into();
         let Some(entry) = space.apps.get_mut(app) else {
             return Ok(None);
         };
-        if entry.sessions.contains_key(&new_token) {
+        if entry.sessions.contains_key(&new_name) {
             return Err(SessionError::Redis(
                 "a session already has the new token".to_owned(),
             ));
@@ -247,14 +258,14 @@ impl Sessions {
         };
         if let Some(user) = entry.users.get_mut(&record.id) {
             for held in user.tokens.iter_mut().filter(|held| &***held == token) {
-                *held = Arc::clone(&new_token);
+                *held = Arc::clone(&new_name);
             }
         }
         let id = Arc::clone(&record.id);
-        entry.sessions.insert(Arc::clone(&new_token), record);
+        entry.sessions.insert(Arc::clone(&new_name), record);
         space.publish(app, token);
-        space.emit("rotated", app, &id, &new_token, Some(token));
-        Ok(Some(new_token.to_string()))
+        space.emit("rotated", app, &id, &new_name, Some(token));
+        Ok(Some(new_token))
     }
 
     /// `kill.lua` by token, `kill_handle.lua` by id and handle.
@@ -263,10 +274,11 @@ impl Sessions {
         let mut space = self.lock(now);
         let token = match input.session {
             SessionRef::Token(token) => {
-                if space.live(app, token, now.secs).is_none() {
+                let name = self.name(&mut space, app, token);
+                if self.named(&space, app, &name, now).is_none() {
                     return Ok(0);
                 }
-                Arc::from(token)
+                Arc::from(name)
             }
             SessionRef::Handle { id, handle } => {
                 let found = space

@@ -26,6 +26,9 @@ pub struct Record {
     text: Box<str>,
     ip_len: u32,
     pub no_resave: bool,
+    /// hashTokens' marker: stored under a hashed name, so never found by a
+    /// token given to an instance without hashTokens.
+    pub hashed: bool,
     /// `maxAge`'s end, unix seconds.
     pub ends: Option<f64>,
     /// Its `_sessions` score: when it was last used.
@@ -46,6 +49,7 @@ impl Record {
             text: [ip, d.unwrap_or_default()].concat().into(),
             ip_len: u32::try_from(ip.len()).unwrap_or(u32::MAX),
             no_resave: false,
+            hashed: false,
             ends: None,
             active: now,
             expires: now + ttl,
@@ -190,6 +194,33 @@ impl Space {
     pub fn live(&self, app: &str, token: &str, now: f64) -> Option<&Record> {
         self.record(app, token)
             .filter(|record| record.live(now).is_some())
+    }
+
+    /// `adopt.lua`: the session stored under `token` moves to `name`, whole,
+    /// with its scores, marked as hashed; unless `name` holds one, or the
+    /// session under `token` is marked already.
+    pub fn adopt(&mut self, app: &str, token: &str, name: &str) {
+        let Some(entry) = self.apps.get_mut(app) else {
+            return;
+        };
+        let movable = entry
+            .sessions
+            .get(token)
+            .is_some_and(|record| !record.hashed);
+        if !movable || entry.sessions.contains_key(name) {
+            return;
+        }
+        let Some(mut record) = entry.sessions.remove(token) else {
+            return;
+        };
+        record.hashed = true;
+        let name: Arc<str> = Arc::from(name);
+        if let Some(user) = entry.users.get_mut(&record.id) {
+            for held in user.tokens.iter_mut().filter(|held| &***held == token) {
+                *held = Arc::clone(&name);
+            }
+        }
+        entry.sessions.insert(name, record);
     }
 
     /// `touch.lua`'s `touch`: the session and its id used now; the expiry
@@ -351,6 +382,24 @@ pub(super) mod tests {
             heard,
             vec![("killed".to_owned(), "u".to_owned(), handle::of("T2"))]
         );
+    }
+
+    #[test]
+    fn adopt_moves_a_plain_session_to_its_name_once() {
+        let mut space = Space::default();
+        space.insert("app", Arc::from("T"), record("u", 1000.0, 30.0));
+        space.adopt("app", "T", "S");
+        assert!(space.record("app", "T").is_none());
+        assert!(space
+            .record("app", "S")
+            .is_some_and(|r| r.hashed && r.active == 1000.0));
+        assert_eq!(
+            space.apps["app"].users["u"].tokens,
+            vec![Arc::<str>::from("S")]
+        );
+        // A marked session is not moved again under another name.
+        space.adopt("app", "S", "X");
+        assert!(space.record("app", "X").is_none());
     }
 
     #[test]

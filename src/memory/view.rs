@@ -34,6 +34,9 @@ pub fn dump(space: &Space, namespace: &str) -> Value {
             if let Some(ends) = record.ends {
                 hash.insert("ends".into(), json!(number_to_string(ends)));
             }
+            if record.hashed {
+                hash.insert(crate::session::MARKER.into(), json!("1"));
+            }
             keys.insert(format!("{prefix}{token}"), Value::Object(hash));
             members.push(json!([
                 format!("{token}:{}", record.id),

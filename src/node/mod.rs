@@ -119,13 +119,6 @@ impl NativeSessions {
                 ..config
             });
         let (store, memory) = match config {
-            // Not built for the in-memory engine yet: refused, not ignored.
-            Ok(config) if config.memory && config.hashing.is_on() => (
-                Err(SessionError::InvalidOptions(
-                    "hashTokens is not available in memory mode yet".to_owned(),
-                )),
-                None,
-            ),
             Ok(config) if config.memory => {
                 // The one warning is about the connection a `client` option
                 // made us open: in memory mode there is none.
