@@ -7,9 +7,11 @@
 // (run.js compares against the references).
 //
 //   node benchmark/ab.js OP C N ROUNDS DIR...
-//   OP: get | set | cachedGet; DIR: a directory holding index.js, binding.js
-//   and the .node binary (copy them aside to keep a build), called with
-//   Promises, or with callbacks as DIR:cb; or v3 / v4, the references.
+//   OP: get | set | cachedGet | create | soapp (of 10,000 sessions)
+//   DIR: a directory holding index.js, binding.js and the .node binary (copy
+//   them aside to keep a build), called with Promises, or with callbacks as
+//   DIR:cb; or v3 / v4, the references. Each build after the first also gets
+//   its ops/s over the first's, round by round.
 //   e.g. node benchmark/ab.js get 100 40000 10 /tmp/before .
 //        node benchmark/ab.js cachedGet 1 200000 8 v3 .
 //   A build's DIR may end with #OPTIONS, JSON constructor options for that
@@ -19,13 +21,22 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { clkTck, median, seed, runChild } = require('./measure')
-const { APP } = require('./workloads')
+const { APP, BIG_SIZE, BIG_IDS } = require('./workloads')
 
-const OPS = ['get', 'set', 'cachedGet', 'create']
+const OPS = ['get', 'set', 'cachedGet', 'create', 'soapp']
 const SESSIONS = 5000
 
 /** The range of the rounds' values: "min–max". */
 const spread = (values) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`
+
+/**
+ * Each round's ops/s ÷ the first build's in the same round (they ran back to
+ * back, so the machine's slower swings hit both): the median and the range.
+ */
+function ratios(runs, firsts) {
+  const each = runs.map((r, i) => r.opsPerSec / firsts[i].opsPerSec)
+  return `${median(each).toFixed(2)}× (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)})`
+}
 
 /** What a DIR argument names: a reference, or a build and the style to call it in. */
 function implOf(arg) {
@@ -44,7 +55,7 @@ async function runBuild(job) {
 
 async function main([op, c, n, rounds, ...dirs]) {
   if (!OPS.includes(op) || dirs.length === 0)
-    throw new Error('usage: node benchmark/ab.js get|set|cachedGet|create C N ROUNDS DIR[#OPTIONS]...')
+    throw new Error(`usage: node benchmark/ab.js ${OPS.join('|')} C N ROUNDS DIR[#OPTIONS]...`)
   const { startRedis } = require('../__test__/helpers/redis-server')
   const redis = await startRedis()
   const poolFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-ab-')), 'pool.json')
@@ -52,6 +63,7 @@ async function main([op, c, n, rounds, ...dirs]) {
     const RedisSessions = require('..')
     const seeder = new RedisSessions({ port: redis.port, host: '127.0.0.1', namespace: 'ab', wipe: 0 })
     const tokens = await seed(seeder, APP.pool, SESSIONS, (i) => `u${i % 1000}`, { d: { a: 1, b: 'x' } })
+    if (op === 'soapp') await seed(seeder, APP.big, BIG_SIZE, (i) => `u${i % BIG_IDS}`)
     await seeder.quit()
     fs.writeFileSync(poolFile, JSON.stringify(tokens))
     // A side with options of its own: its namespace and its pool, seeded by its build with them.
@@ -63,6 +75,7 @@ async function main([op, c, n, rounds, ...dirs]) {
       const Build = require(path.resolve(side.dir))
       const sideSeeder = new Build({ ...side.options, port: redis.port, host: '127.0.0.1', namespace, wipe: 0 })
       const sideTokens = await seed(sideSeeder, APP.pool, SESSIONS, (j) => `u${j % 1000}`, { d: { a: 1, b: 'x' } })
+      if (op === 'soapp') await seed(sideSeeder, APP.big, BIG_SIZE, (j) => `u${j % BIG_IDS}`)
       await sideSeeder.quit()
       const sidePool = path.join(path.dirname(poolFile), `pool${i}.json`)
       fs.writeFileSync(sidePool, JSON.stringify(sideTokens))
@@ -101,6 +114,7 @@ async function main([op, c, n, rounds, ...dirs]) {
           `redis ${m('redisCpuPerOp').toFixed(2)} µs`,
           `peak RSS ${Math.round(m('maxRssMB'))} MB`,
           `[${runs.map((r) => r.nodeCpuPerOp.toFixed(1)).join(' ')}]`,
+          dir === dirs[0] ? '' : `÷ ${dirs[0]} by round: ${ratios(runs, results.get(dirs[0]))}`,
         ].join('\t'),
       )
     }
