@@ -42,7 +42,7 @@ function failed(context, err) {
  * Runs `work` (an answer, a Promise, or a throw) inside the trace of one
  * operation and hands the outcome on as the facade does: a Promise, or the
  * callback run later by `later(fn, args)`, which calls fn(...args)
- * (on process.nextTick, or in memory mode from a Promise reaction).
+ * (from a Promise reaction: fake timers replace process.nextTick).
  */
 function trace(context, work, callback, later) {
   return start.runStores(context, () => {

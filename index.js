@@ -3,6 +3,7 @@
 // dispatch, bound methods and events. Everything else happens in Rust, except
 // answering cache hits (cache-hits.js says why).
 const { EventEmitter } = require('node:events')
+const { isPromise } = require('node:util/types')
 const { NativeSessions } = require('./binding.js')
 const { CacheHits } = require('./cache-hits.js')
 const { tracing, trace, appOf, connectionChanged } = require('./diagnostics.js')
@@ -14,11 +15,16 @@ const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 const MEMORY_VARIABLE = 'REDIS_SESSIONS_MEMORY'
 const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(process.env[MEMORY_VARIABLE]?.toLowerCase())
 
-// In memory mode a callback gets its answer from a Promise reaction, not process.nextTick, which
-// fake timers replace (jest's modern ones too). What it throws still becomes an uncaught exception.
-function answerSoon(callback, failed, result) {
-  if (failed) soon(callback, [result])
-  else soon(callback, [null, result])
+// A callback gets its answer from a Promise reaction, not process.nextTick, which fake timers
+// replace (jest's modern ones too): a suite with fake timers still gets its answers, from Redis or
+// memory. What the callback throws still becomes an uncaught exception, never a rejection.
+function answer(callback, failed, result) {
+  try {
+    if (failed) callback(result)
+    else callback(null, result)
+  } catch (err) {
+    NativeSessions.raise(err)
+  }
 }
 
 function soon(fn, args) {
@@ -30,8 +36,6 @@ function soon(fn, args) {
     }
   })
 }
-
-const nextTick = (fn, args) => process.nextTick(fn, ...args)
 
 class RedisSessions extends EventEmitter {
   #native
@@ -80,9 +84,9 @@ class RedisSessions extends EventEmitter {
     if (event === 'disconnect' && this.listenerCount('error') > 0) this.emit('error', new Error(message))
   }
 
-  // A trailing function is a v3 callback: it gets (err, result) on a later
-  // tick, so an exception it throws is an uncaught exception as with the
-  // reference, never an unhandled rejection. Without one, the Promise is v4's.
+  // A trailing function is a v3 callback: it gets (err, result) after this
+  // call returns, and an exception it throws is an uncaught exception as with
+  // the reference, never an unhandled rejection. Without one, the Promise is v4's.
   // The engine answers with a Promise (or a throw); a cache hit is a value.
   #call(name, args) {
     const callback = typeof args[args.length - 1] === 'function' ? args.pop() : undefined
@@ -106,14 +110,14 @@ class RedisSessions extends EventEmitter {
       failed = true
     }
     if (callback === undefined) return failed ? Promise.reject(result) : Promise.resolve(result)
-    if (this.#memory) answerSoon(callback, failed, result)
-    else if (failed) process.nextTick(callback, result)
-    else if (result instanceof Promise) {
+    // The engine's Promises belong to the addon's realm, not to a vm context's (jest's
+    // sandbox): `instanceof Promise` is false there, so this asks without the realm.
+    if (!failed && isPromise(result)) {
       result.then(
-        (value) => process.nextTick(callback, null, value),
-        (err) => process.nextTick(callback, err),
+        (value) => answer(callback, false, value),
+        (err) => answer(callback, true, err),
       )
-    } else process.nextTick(callback, null, result)
+    } else Promise.resolve().then(() => answer(callback, failed, result))
     return undefined
   }
 
@@ -121,19 +125,18 @@ class RedisSessions extends EventEmitter {
   // looked up first, so that `cached` is known when `start` is published.
   #traced(name, options, callback) {
     const legacy = callback !== undefined
-    const later = this.#memory ? soon : nextTick
     const app = appOf(options)
     if (name === 'get' && this.#hits !== undefined) {
       const token =
         typeof options === 'object' ? Object.getOwnPropertyDescriptor(options ?? {}, 'token')?.value : undefined
       const hit = typeof app === 'string' && typeof token === 'string' ? this.#hits.lookup(app, token) : undefined
-      if (hit !== undefined) return trace({ method: name, app, cached: true }, () => hit, callback, later)
-      return trace({ method: name, app, cached: false }, () => this.#get(options, legacy), callback, later)
+      if (hit !== undefined) return trace({ method: name, app, cached: true }, () => hit, callback, soon)
+      return trace({ method: name, app, cached: false }, () => this.#get(options, legacy), callback, soon)
     }
     const work = this.#memory
       ? () => this.#native[name](options, legacy, Date.now())
       : () => this.#native[name](options, legacy)
-    return trace({ method: name, app, cached: false }, work, callback, later)
+    return trace({ method: name, app, cached: false }, work, callback, soon)
   }
 
   /** Empties the in-memory store (memory mode) of `namespace`, or of every namespace. */
