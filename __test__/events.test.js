@@ -15,7 +15,7 @@ const Redis = require('ioredis')
 const RedisSessions = require('..')
 const RedisSessionsV3 = require('redis-sessions-v3')
 const { startTopology } = require('./helpers/topologies')
-const { reader } = require('./helpers/layout')
+const { reader, bucketOfId, bucketPrefix } = require('./helpers/layout')
 
 const APP = 'evapp'
 const OTHER = 'evother'
@@ -149,6 +149,93 @@ for (const topology of ['standalone', 'cluster']) {
         } finally {
           await other.quit()
           await Promise.all([rs.quit(), quiet.quit()])
+        }
+      })
+    }
+
+    if (cluster) {
+      it("on Redis 7 an event goes on its bucket's shard channel, subscribed on that bucket's master", async () => {
+        const ns = 'evshard'
+        const rs = new RedisSessions({ ...deployment.options, namespace: ns, wipe: 0, events: true })
+        const heard = []
+        rs.on('session', (event) => heard.push(event))
+        const channel = `${bucketPrefix(ns, bucketOfId('alice'))}events`
+        const calls = async (command) => {
+          let total = 0
+          for (const node of masters) {
+            const line = (await node.info('commandstats')).match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))
+            total += Number(line?.[1] ?? 0)
+          }
+          return total
+        }
+        // Summed over the masters (a master not owning the slot may answer MOVED).
+        const subscribers = async () => {
+          let total = 0
+          for (const node of masters)
+            total += await node.call('PUBSUB', 'SHARDNUMSUB', channel).then(
+              ([, n]) => n,
+              () => 0,
+            )
+          return total
+        }
+        try {
+          await rs.ping()
+          const deadline = Date.now() + 5000
+          while ((await subscribers()) === 0 && Date.now() < deadline) await sleep(20)
+          assert.equal(await subscribers(), 1)
+          const before = { publish: await calls('publish'), spublish: await calls('spublish') }
+          await rs.create({ app: APP, id: 'alice', ip: '1' })
+          await until(() => heard.length > 0, 3000)
+          assert.deepEqual(
+            heard.map((e) => [e.type, e.id]),
+            [['created', 'alice']],
+          )
+          assert.equal((await calls('spublish')) - before.spublish, 1)
+          assert.equal((await calls('publish')) - before.publish, 0)
+        } finally {
+          await rs.quit()
+        }
+      })
+    }
+
+    if (cluster) {
+      it("follows a bucket's slot to its new master (resharding): subscribed there, its events heard", async () => {
+        const ns = 'evmove'
+        const rs = new RedisSessions({ ...deployment.options, namespace: ns, wipe: 0, events: true })
+        const heard = []
+        rs.on('session', (event) => heard.push(event))
+        const channel = `${bucketPrefix(ns, bucketOfId('bob'))}events`
+        const shardSubscribers = (node) =>
+          node.call('PUBSUB', 'SHARDNUMSUB', channel).then(
+            ([, n]) => n,
+            () => 0,
+          )
+        try {
+          await rs.ping()
+          const slot = await masters[0].cluster('KEYSLOT', channel)
+          const [, , [, ownerPort]] = (await masters[0].cluster('SLOTS')).find(([lo, hi]) => slot >= lo && slot <= hi)
+          const owner = masters.find((node) => node.options.port === ownerPort)
+          const target = masters.find((node) => node !== owner)
+          const deadline = Date.now() + 5000
+          while ((await shardSubscribers(owner)) === 0 && Date.now() < deadline) await sleep(20)
+          assert.equal(await shardSubscribers(owner), 1)
+          // The slot holds no key of this namespace yet: it moves without MIGRATE.
+          const [ownerId, targetId] = [await owner.cluster('MYID'), await target.cluster('MYID')]
+          await target.cluster('SETSLOT', slot, 'IMPORTING', ownerId)
+          await owner.cluster('SETSLOT', slot, 'MIGRATING', targetId)
+          for (const node of [target, owner, ...masters.filter((n) => n !== owner && n !== target)])
+            await node.cluster('SETSLOT', slot, 'NODE', targetId)
+          const moved = Date.now() + 5000
+          while ((await shardSubscribers(target)) === 0 && Date.now() < moved) await sleep(20)
+          assert.equal(await shardSubscribers(target), 1, 'subscribed on the new owner')
+          await rs.create({ app: APP, id: 'bob', ip: '1' })
+          await until(() => heard.length > 0, 3000)
+          assert.deepEqual(
+            heard.map((e) => [e.type, e.id]),
+            [['created', 'bob']],
+          )
+        } finally {
+          await rs.quit()
         }
       })
     }

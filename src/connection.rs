@@ -342,6 +342,15 @@ impl Connection {
         self.source.client().await.map_err(SessionError::from)
     }
 
+    /// In cluster mode, a connection for sharded pub/sub (`sharded.rs`).
+    pub async fn sharded_pubsub(
+        &self,
+        pushes: tokio::sync::mpsc::UnboundedSender<redis::PushInfo>,
+    ) -> Option<Result<redis::cluster_async::ClusterConnection>> {
+        let conn = self.source.sharded_pubsub(pushes).await?;
+        Some(conn.map_err(SessionError::from))
+    }
+
     /// Drops the connection; later calls answer `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);

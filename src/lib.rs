@@ -37,7 +37,9 @@
 //!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
 //!   `lua/move_to_id.lua`), `cache` and `subscriber` (what
 //!   the in-process cache must forget, and its invalidation over pub/sub;
-//!   with `events`, the session events heard there too), `wipe`. A script's
+//!   with `events`, the session events heard there too), `sharded` (in
+//!   cluster mode on Redis 7, the events over sharded pub/sub, one channel
+//!   per bucket), `wipe`. A script's
 //!   optional last argument is `lua/flags.lua`'s (hashTokens' lookup, the
 //!   events channel; sent only when on); `lua/adopt.lua` is
 //!   `hashTokens: 'migrate'`'s move.
@@ -94,6 +96,7 @@ mod reply;
 mod scripts;
 pub mod session;
 pub(crate) mod settings;
+mod sharded;
 pub(crate) mod sid;
 mod source;
 pub(crate) mod store;

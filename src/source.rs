@@ -11,7 +11,7 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Client, ConnectionAddr, ConnectionInfo, RedisResult};
+use redis::{Client, ConnectionAddr, ConnectionInfo, ProtocolVersion, PushInfo, RedisResult};
 
 use crate::error::{Result, SessionError};
 use crate::settings::ConnectionSettings;
@@ -46,6 +46,8 @@ enum Backend {
         /// For pub/sub, which reaches the whole cluster from any node: tried in turn.
         nodes: Vec<Client>,
         next: AtomicUsize,
+        /// For sharded pub/sub's own cluster client (`sharded.rs`).
+        seeds: Box<(Vec<ConnectionInfo>, Option<Tls>)>,
     },
 }
 
@@ -84,6 +86,30 @@ fn node_client(
         Some(tls) => Client::build_with_tls(info, tls.certificates().clone()),
         None => Client::open(info),
     }
+}
+
+/// A cluster client's settings: timeouts, keepalive, credentials, TLS.
+fn cluster_builder(
+    nodes: &[ConnectionInfo],
+    tls: Option<&Tls>,
+    settings: &ConnectionSettings,
+) -> ClusterClientBuilder {
+    let mut builder = ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(settings.connect_timeout)
+        .response_timeout(settings.command_timeout)
+        .tcp_settings(tcp_settings(settings));
+    if let Some(credentials) = nodes.first().map(|n| n.redis_settings().clone()) {
+        if let Some(username) = credentials.username() {
+            builder = builder.username(username);
+        }
+        if let Some(password) = credentials.password() {
+            builder = builder.password(password);
+        }
+    }
+    if let Some(tls) = tls {
+        builder = builder.tls(tls.mode()).certs(tls.certificates().clone());
+    }
+    builder
 }
 
 impl Source {
@@ -141,23 +167,10 @@ impl Source {
                 Backend::Sentinel(tokio::sync::Mutex::new(builder.build().map_err(invalid)?))
             }
             Target::Cluster { nodes, tls } => {
-                let mut builder = ClusterClientBuilder::new(nodes.clone())
-                    .connection_timeout(settings.connect_timeout)
-                    .response_timeout(settings.command_timeout)
-                    .tcp_settings(tcp_settings(&settings));
-                let credentials = nodes.first().map(|n| n.redis_settings().clone());
-                if let Some(credentials) = &credentials {
-                    if let Some(username) = credentials.username() {
-                        builder = builder.username(username);
-                    }
-                    if let Some(password) = credentials.password() {
-                        builder = builder.password(password);
-                    }
-                }
-                if let Some(tls) = tls {
-                    builder = builder.tls(tls.mode()).certs(tls.certificates().clone());
-                }
-                let client = builder.build().map_err(invalid)?;
+                let seeds = Box::new((nodes.clone(), tls.clone()));
+                let client = cluster_builder(nodes, tls.as_ref(), &settings)
+                    .build()
+                    .map_err(invalid)?;
                 let nodes = nodes
                     .iter()
                     .map(|info| node_client(info, tls.as_ref(), &settings))
@@ -167,6 +180,7 @@ impl Source {
                     client,
                     nodes,
                     next: AtomicUsize::new(0),
+                    seeds,
                 }
             }
         };
@@ -210,6 +224,28 @@ impl Source {
                     })
             }
         }
+    }
+
+    /// In cluster mode, a RESP3 connection of its own whose sharded
+    /// subscriptions redis-rs keeps on the nodes owning their slots (after
+    /// failovers, resharding and reconnections), pushing what it hears to
+    /// `pushes`; `None` otherwise.
+    pub async fn sharded_pubsub(
+        &self,
+        pushes: tokio::sync::mpsc::UnboundedSender<PushInfo>,
+    ) -> Option<RedisResult<ClusterConnection>> {
+        let Backend::Cluster { seeds, .. } = &self.backend else {
+            return None;
+        };
+        let (nodes, tls) = &**seeds;
+        let client = cluster_builder(nodes, tls.as_ref(), &self.settings)
+            .use_protocol(ProtocolVersion::RESP3)
+            .push_sender(pushes)
+            .build();
+        Some(match client {
+            Ok(client) => client.get_async_connection().await,
+            Err(err) => Err(err),
+        })
     }
 
     /// Whether a lost connection should ask again where the master is

@@ -21,6 +21,7 @@ use crate::operations::input;
 use crate::reply;
 use crate::scripts;
 use crate::session::{self, Session, D_FIELD, FIELDS, MARKER};
+use crate::sharded;
 use crate::stored::{Hashing, Names};
 use crate::subscriber;
 use crate::token;
@@ -44,6 +45,8 @@ pub struct Flags {
     pub hashed: bool,
     /// The events channel, when events are on.
     pub events: Option<String>,
+    /// Cluster mode: on Redis 7, events go on each bucket's shard channel.
+    pub sharded: bool,
 }
 
 impl Flags {
@@ -53,8 +56,9 @@ impl Flags {
             return None;
         }
         let lookup = if self.hashed { 'h' } else { 'p' };
+        let publish = if self.sharded { 'S' } else { 'P' };
         Some(match &self.events {
-            Some(channel) => format!("{lookup}P{channel}"),
+            Some(channel) => format!("{lookup}{publish}{channel}"),
             None => lookup.to_string(),
         })
     }
@@ -109,6 +113,7 @@ impl Store {
             let flags = Flags {
                 hashed: false,
                 events: config.events.then(|| layout.base().events_channel()),
+                sharded: layout.is_cluster(),
             };
             background.push(wipe::start(
                 Arc::clone(&conn),
@@ -135,6 +140,10 @@ impl Store {
                 .flatten()
                 .map(|listener| (layout.base().events_channel(), listener)),
         };
+        if let Some((_, listener)) = &subscriptions.events {
+            let sharded = sharded::start(Arc::clone(&conn), &layout, Arc::clone(listener));
+            background.extend(sharded);
+        }
         if subscriptions.cache.is_some() || subscriptions.events.is_some() {
             background.push(subscriber::start(Arc::clone(&conn), subscriptions));
         }
@@ -205,6 +214,7 @@ impl Store {
         Flags {
             hashed: self.names.hashing.is_on(),
             events: self.events.clone(),
+            sharded: self.layout.is_cluster(),
         }
         .text()
     }
@@ -216,6 +226,7 @@ impl Store {
         Flags {
             hashed: self.names.hashing.is_on(),
             events: None,
+            sharded: false,
         }
         .text()
     }
