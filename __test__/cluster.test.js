@@ -143,10 +143,13 @@ describe('Redis Cluster', () => {
 
   // Last: it leaves the cluster with a master fewer.
   it(
-    'a master killed under load fails over; operations resume within 5 s of the promotion',
+    'a master killed under load fails over; operations resume within 5 s of the promotion, events too',
     { timeout: 60_000 },
     async (t) => {
-      const rs = new RedisSessions({ cluster: cluster.seeds, wipe: 0, namespace: 'failover', commandTimeout: 1000 })
+      const options = { cluster: cluster.seeds, wipe: 0, namespace: 'failover', commandTimeout: 1000, events: true }
+      const rs = new RedisSessions(options)
+      const killed = new Set()
+      rs.on('session', (event) => event.type === 'killed' && killed.add(event.id))
       try {
         const tokens = await pool(
           300,
@@ -197,6 +200,12 @@ describe('Redis Cluster', () => {
         assert.equal(answers.missing, 0, 'never a false "no session"')
         const { token } = await rs.create({ app: 'foapp', id: 'after', ip: '1' })
         assert.equal((await rs.set({ app: 'foapp', token, d: { ok: true } })).d.ok, true)
+        // Every bucket's events again, the promoted replica's included (a
+        // sharded subscription follows its slot to the new master).
+        await pool(300, 50, (i) => rs.kill({ app: 'foapp', token: tokens[i] }))
+        const deadline = Date.now() + 5000
+        while (killed.size < 300 && Date.now() < deadline) await sleep(20)
+        assert.equal(killed.size, 300, 'a killed event for every session')
       } finally {
         await rs.quit()
       }

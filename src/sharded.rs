@@ -4,7 +4,8 @@
 //! travels to that shard's nodes only instead of to every node of the
 //! cluster as a PUBLISH does. This subscribes to all 64 of them on one RESP3
 //! cluster connection; redis-rs sends each SSUBSCRIBE to the master owning
-//! its slot and renews them after reconnections; when a slot moves
+//! its slot. A lost node (a killed master, before its replica takes over)
+//! starts it over from the seeds, all 64 again; when a slot moves
 //! (resharding, failover) its old owner drops the channel's subscribers with
 //! an `sunsubscribe` push, and the channel is subscribed again, where it is
 //! now.
@@ -49,8 +50,6 @@ pub fn start(
                 match subscribe(&conn, pushes, &channels).await {
                     Subscribed::Yes(mut pubsub) => {
                         delay = RETRY_MIN;
-                        // redis-rs resubscribes after reconnections; this
-                        // ends only when the connection is dropped for good.
                         while let Some(push) = heard.recv().await {
                             match push.kind {
                                 PushKind::SMessage => {
@@ -67,6 +66,10 @@ pub fn start(
                                         resubscribe(&mut pubsub, channel).await;
                                     }
                                 }
+                                // A node is gone (a master killed, a
+                                // failover coming): redis-rs would only try
+                                // it again, so start over from the seeds.
+                                PushKind::Disconnection => break,
                                 _ => {}
                             }
                         }
