@@ -7,6 +7,7 @@ const { isPromise } = require('node:util/types')
 const { NativeSessions } = require('./binding.js')
 const { CacheHits } = require('./cache-hits.js')
 const { tracing, trace, appOf, connectionChanged } = require('./diagnostics.js')
+const { foreignRealm, inCallersRealm } = require('./realm.js')
 
 // One method per operation of the engine's table, and quit; sorted, as the class body had them.
 const METHODS = [...NativeSessions.operations(), 'quit'].sort()
@@ -175,11 +176,17 @@ class RedisSessions extends EventEmitter {
   static {
     for (const name of METHODS) {
       // A method as a class body would define it: named, not enumerable, not a constructor.
-      const method = {
-        [name](...args) {
-          return this.#call(name, args)
-        },
-      }[name]
+      const method = foreignRealm
+        ? {
+            [name](...args) {
+              return inCallersRealm(args, (answered) => this.#call(name, answered))
+            },
+          }[name]
+        : {
+            [name](...args) {
+              return this.#call(name, args)
+            },
+          }[name]
       Object.defineProperty(this.prototype, name, { value: method, writable: true, configurable: true })
     }
   }

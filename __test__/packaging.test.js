@@ -54,6 +54,7 @@ describe('packaging', () => {
       'index.d.ts',
       'index.js',
       'package.json',
+      'realm.js',
     ])
   })
 

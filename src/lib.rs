@@ -58,7 +58,8 @@
 //! Outside `src/`: `index.js` (the facade: callbacks or Promises, bound
 //! methods, events), `cache-hits.js` (the cache's answers, kept in
 //! JavaScript), `diagnostics.js` (what the facade publishes on
-//! `node:diagnostics_channel`), `index.d.ts`, `express.js` (the express-session store;
+//! `node:diagnostics_channel`), `realm.js` (answers copied into a vm
+//! context's own realm, as jest runs tests), `index.d.ts`, `express.js` (the express-session store;
 //! `express.mjs`, `express.d.ts`), `bin/migrate-to-cluster.js`, `__test__/`
 //! (node:test suites against redis-servers they start; `helpers/` starts
 //! them), `tests/` (the engine's property tests), `npm/` (one package per
