@@ -10,7 +10,7 @@
 // keys whose JSON changed, merged by the engine's atomic `set`, which answers
 // not-found for a session killed meanwhile: a save never brings one back.
 const session = requireExpressSession()
-const { tokenForSid, anonymousId, handleOfToken } = require('./binding.js')
+const { tokenForSid, anonymousId, handleOfToken, NativeSessions } = require('./binding.js')
 
 const { Store } = session
 
@@ -27,12 +27,22 @@ const MAX_IP = 39
 
 const defaultUserId = (sess) => (sess.userId !== undefined ? sess.userId : sess.passport && sess.passport.user)
 
-/** Answers through `callback` when there is one, else as a Promise. */
+/**
+ * Answers through `callback` when there is one, else as a Promise. The callback runs in a Promise reaction, not on
+ * process.nextTick (which fake timers replace), and what it throws is an uncaught exception, as express expects.
+ */
 function settle(promise, callback) {
   if (typeof callback !== 'function') return promise
+  const answer = (...args) => {
+    try {
+      callback(...args)
+    } catch (err) {
+      NativeSessions.raise(err)
+    }
+  }
   promise.then(
-    (value) => process.nextTick(callback, null, value),
-    (err) => process.nextTick(callback, err),
+    (value) => answer(null, value),
+    (err) => answer(err),
   )
   return undefined
 }

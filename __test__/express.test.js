@@ -475,4 +475,24 @@ describe('express-session store', () => {
       fs.rmSync(bare, { recursive: true, force: true })
     }
   })
+
+  it(
+    'callbacks answer while process.nextTick is faked, as jest and sinon fake timers do',
+    { timeout: 5000 },
+    async () => {
+      const original = process.nextTick
+      const held = []
+      process.nextTick = (...args) => held.push(args)
+      try {
+        const [err, sess] = await new Promise((resolve) => store.get('never-issued', (...answer) => resolve(answer)))
+        assert.equal(err, null)
+        assert.equal(sess ?? null, null)
+        const count = await new Promise((resolve) => store.length((lengthErr, n) => resolve(lengthErr ?? n)))
+        assert.equal(typeof count, 'number')
+      } finally {
+        process.nextTick = original
+      }
+      for (const [fn, ...args] of held) process.nextTick(fn, ...args)
+    },
+  )
 })
