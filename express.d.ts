@@ -62,7 +62,10 @@ export declare class RedisSessionsStore extends Store {
   handleOf(sid: string): string
   /** Logs out the user's session with this handle: 1, or 0 when there was none. */
   destroyHandle(userId: string | number, handle: string): Promise<number>
-  /** Logs out every session of the user, or all but `except`'s: the number logged out. */
+  /**
+   * Logs out every session of the user, or all but `except`'s: the number logged out. One atomic step in
+   * standalone and Sentinel mode (`killsoid` with `except`); in cluster mode one per bucket.
+   */
   destroyUser(userId: string | number, options?: DestroyUserOptions): Promise<number>
 }
 

@@ -189,18 +189,14 @@ class RedisSessionsStore extends Store {
   }
 
   /**
-   * Logs out every session of the user, or every one but `except` (a sid): the number killed. Without `except`
-   * one atomic call; with it, one call per other session.
+   * Logs out every session of the user, or every one but `except` (a sid): the number killed. One atomic call
+   * (killsoid, keeping the except sid's session in the same script); in cluster mode one step per bucket the
+   * user's sessions live in (README, cluster mode).
    */
   async destroyUser(userId, { except } = {}) {
-    const id = String(userId)
-    if (except === undefined) return (await this.#client.killsoid({ app: this.#app, id })).kill
-    const keep = this.handleOf(except)
-    const { sessions } = await this.#client.soid({ app: this.#app, id, handles: true })
-    const kills = sessions
-      .filter((s) => s.handle !== keep)
-      .map((s) => this.#client.kill({ app: this.#app, id, handle: s.handle }))
-    return (await Promise.all(kills)).reduce((sum, { kill }) => sum + kill, 0)
+    const options = { app: this.#app, id: String(userId) }
+    if (except !== undefined) options.except = tokenForSid(String(except))
+    return (await this.#client.killsoid(options)).kill
   }
 
   async #get(sid) {

@@ -151,6 +151,8 @@ export interface RedisSessionsError extends Error {
 export interface AppOptions { app: string }
 export interface TokenOptions { app: string; token: string }
 export interface IdOptions { app: string; id: string }
+/** killsoid's options; `except`: the token of the one session of the id to keep (ours, not the reference's). */
+export interface KillsoidOptions extends IdOptions { except?: string }
 /** Kill by device handle: the session of `id` whose handle (from `soid`/`soapp` with `handles: true`) this is. */
 export interface HandleOptions { app: string; id: string; handle: string; token?: undefined }
 /** `handles: true`: each listed session carries its `handle`. */
@@ -258,9 +260,12 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   killall(options: AppOptions, callback: Callback<{ kill: number }>): void
   killall(options: AppOptions): Promise<{ kill: number }>
 
-  /** Kills every session of one id: log a user out on every device. */
-  killsoid(options: IdOptions, callback: Callback<{ kill: number }>): void
-  killsoid(options: IdOptions): Promise<{ kill: number }>
+  /**
+   * Kills every session of one id: log a user out on every device. With `except` (not in the reference), every
+   * session but the one of that token, in the same atomic step: log out every other device.
+   */
+  killsoid(options: KillsoidOptions, callback: Callback<{ kill: number }>): void
+  killsoid(options: KillsoidOptions): Promise<{ kill: number }>
 
   /** Sessions of one id. */
   soid(options: IdOptions & HandlesOption, callback: Callback<{ sessions: HandledSession<D>[] }>): void

@@ -88,6 +88,7 @@ describe('validation messages', () => {
     ['kill', { app: APP }, 'missingParameter', 'No token supplied'],
     ['killall', {}, 'missingParameter', 'No app supplied'],
     ['killsoid', { app: APP }, 'missingParameter', 'No id supplied'],
+    ['killsoid', { app: APP, id: 'u', except: 'short' }, 'invalidFormat', 'Invalid except format'],
     ['soid', { app: APP, id: 'a\rb' }, 'invalidFormat', 'Invalid id format'],
     ['get', { app: 0, token }, 'missingParameter', 'No app supplied'],
     ['get', { app: false, token }, 'missingParameter', 'No app supplied'],

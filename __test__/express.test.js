@@ -339,6 +339,47 @@ describe('express-session store', () => {
     assert.equal((await e.get()).body.session.userId, undefined)
   })
 
+  it('6. destroyUser with except is atomic: a device signing in meanwhile is killed and counted or left', async () => {
+    const listening = new RedisSessions({ port: server.port, namespace: NS, events: true })
+    const own = new RedisSessionsStore({ client: listening, app: APP })
+    const site = await serve(own, { cookie: { maxAge: 60_000 } })
+    const heard = []
+    listening.on('session', (e) => e.type === 'killed' && e.id === 'racer' && heard.push(e.handle))
+    try {
+      await listening.ping()
+      await sleep(300) // subscribed
+      const keep = site.client()
+      await keep.post('/user?id=racer')
+      const earlier = [site.client(), site.client(), site.client()]
+      for (const c of earlier) await c.post('/user?id=racer')
+      const racing = Array.from({ length: 24 }, () => site.client())
+      const signIns = racing.map((c) => c.post('/user?id=racer'))
+      // Two calls at once, each while sign-ins are still under way.
+      const answers = await Promise.all(
+        [2, 11].map((i) => signIns[i].then(() => own.destroyUser('racer', { except: keep.sid }))),
+      )
+      await Promise.all(signIns)
+      const killed = answers[0] + answers[1]
+      const left = new Set((await own.sessionsOf('racer')).map((s) => s.handle))
+      assert.ok(left.has(own.handleOf(keep.sid)), 'the kept session stays')
+      for (const c of earlier) assert.equal(left.has(own.handleOf(c.sid)), false, 'signed in before: killed')
+      const gone = []
+      for (const c of [...earlier, ...racing]) {
+        const alive = (await listening.get({ app: APP, token: tokenForSid(c.sid) })) !== null
+        assert.equal(alive, left.has(own.handleOf(c.sid)), 'a session is listed exactly when it is alive')
+        if (!alive) gone.push(own.handleOf(c.sid))
+      }
+      assert.equal(killed, gone.length, 'the answers count exactly the sessions gone')
+      assert.ok(killed > earlier.length, 'some raced sign-ins were killed')
+      for (let i = 0; heard.length < killed && i < 100; i++) await sleep(20)
+      await sleep(50)
+      assert.deepEqual(heard.sort(), gone.sort(), 'one killed event per session killed')
+    } finally {
+      await site.close()
+      await listening.quit()
+    }
+  })
+
   it('6. anonymous sessions: one id each, counted by length', async () => {
     const app = 'anonapp'
     const own = new RedisSessionsStore({ client: rs, app })

@@ -86,8 +86,11 @@ function plan(seed) {
       ]
     },
     killsoid: () => {
-      const [app, id] = [someApp(), pick(IDS)]
-      return [`killsoid ${id}`, (rs) => rs.killsoid({ app, id })]
+      const [app, id, keeping, token] = [someApp(), pick(IDS), random() < 0.5, tokenPick()]
+      return [
+        `killsoid ${id}${keeping ? ' except one' : ''}`,
+        (rs, tokens) => rs.killsoid(keeping ? { app, id, except: token(tokens) } : { app, id }),
+      ]
     },
     killall: () => {
       const app = someApp()
@@ -127,7 +130,7 @@ function plan(seed) {
     },
   }
   const weights = Object.entries({ create: 6, get: 4, set: 3, age: 3, kill: 2, soid: 2, soapp: 2, activity: 1 })
-    .concat(Object.entries({ rotate: 1, touch: 2, createWithToken: 1, moveToId: 1, killsoid: 1, killall: 0.3 }))
+    .concat(Object.entries({ rotate: 1, touch: 2, createWithToken: 1, moveToId: 1, killsoid: 1.5, killall: 0.3 }))
     .flatMap(([name, weight]) => Array.from({ length: Math.ceil(weight * 3) }, () => name))
   return Array.from({ length: STEPS }, () => ops[pick(weights)]())
 }

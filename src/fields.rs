@@ -3,7 +3,7 @@
 //! the binding reads exactly those (`node/args.rs`).
 
 use crate::data::{JsText, Value};
-use crate::error::Result;
+use crate::error::{Result, SessionError};
 use crate::handle::{self, SessionRef};
 use crate::validate::{self, Arg, Args, DataArg, Style};
 
@@ -34,6 +34,8 @@ pub enum Field {
     MaxAge,
     /// `ttl`, which may be left out: no default (touch keeps the session's).
     OptionalTtl,
+    /// killsoid's `except`: a token, which may be left out (ours, not the reference's).
+    Except,
 }
 
 /// One kind of field as a type: what it is once checked, and the check.
@@ -63,6 +65,7 @@ pub mod kind {
     pub struct Max;
     pub struct MaxAge;
     pub struct OptionalTtl;
+    pub struct Except;
 
     impl Check for App {
         const FIELD: Field = Field::App;
@@ -181,6 +184,21 @@ pub mod kind {
             match &args.ttl {
                 Arg::Falsy => Ok(None),
                 given => validate::ttl(given).map(Some),
+            }
+        }
+    }
+
+    impl Check for Except {
+        const FIELD: Field = Field::Except;
+        type Valid<'a> = Option<&'a str>;
+        /// A falsy `except` keeps no session; any other must be a token
+        /// (`Invalid except format`).
+        fn check(args: &Args, _: Style) -> Result<Option<&str>> {
+            match &args.except {
+                Arg::Falsy => Ok(None),
+                given => validate::token(given)
+                    .map(Some)
+                    .map_err(|_| SessionError::InvalidFormat("except")),
             }
         }
     }

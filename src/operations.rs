@@ -69,8 +69,9 @@ macro_rules! for_each_operation {
             kill: Kill [app: App, session: TokenOrHandle] Session -> Count("kill") = kill;
             /// Kills every session of the app: `{kill: n}`.
             killall: Killall [app: App] App -> Count("kill") = killall;
-            /// Kills every session of an id: `{kill: n}`.
-            killsoid: Killsoid [app: App, id: Id] User -> Count("kill") = killsoid;
+            /// Kills every session of an id, or with `except` (a token; ours)
+            /// every one but that token's, in one script: `{kill: n}`.
+            killsoid: Killsoid [app: App, id: Id, except: Except] User -> Count("kill") = killsoid;
             /// The sessions of an id, with `handles: true` each with its handle: `{sessions}`.
             soid: Soid [app: App, id: Id, handles: Handles] User -> Sessions = soid;
             /// The app's sessions active within the window, most recent first,

@@ -184,12 +184,14 @@ pub fn kill_by_handle(
     invocation
 }
 
-/// ARGV: app, id, `ns:APP:`, cache channel, then the flags.
+/// ARGV: app, id, `ns:APP:`, cache channel, the stored name of the session
+/// kept (`""` for none), then the flags.
 pub fn killsoid(
     keys: &Keys,
     app: &str,
     id: &str,
     channel: &str,
+    kept: Option<&str>,
     flags: Option<&str>,
 ) -> ScriptInvocation<'static> {
     let mut invocation = operation_keys(&KILLSOID, Operation::Killsoid, keys, app, id);
@@ -197,7 +199,8 @@ pub fn killsoid(
         .arg(app)
         .arg(id)
         .arg(keys.app_prefix(app))
-        .arg(channel);
+        .arg(channel)
+        .arg(kept.unwrap_or_default());
     flagged(&mut invocation, flags);
     invocation
 }
@@ -485,8 +488,18 @@ mod tests {
             kill[5..],
             ["7", "app", &token, "rs:app:us:", "rs:cache"][..]
         );
-        let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache", None));
+        let killsoid = sent(&killsoid(&keys, "app", "u:1", "rs:cache", None, None));
         assert_eq!(killsoid[1..5], with("rs:app:us:u:1")[..]);
+        assert_eq!(killsoid[5..], ["app", "u:1", "rs:app:", "rs:cache", ""][..]);
+        let keeping = sent(&super::killsoid(
+            &keys,
+            "app",
+            "u:1",
+            "rs:cache",
+            Some(&token),
+            Some("h"),
+        ));
+        assert_eq!(keeping[9..], [&token, "h"][..]);
         let by_handle = sent(&kill_by_handle(
             &keys,
             "app",

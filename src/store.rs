@@ -541,14 +541,23 @@ impl Store {
             .collect())
     }
 
+    /// One script in the id's bucket. With `except`, the session of that
+    /// token is left as it is, in the same script.
     pub async fn killsoid(&self, input: input::Killsoid<'_>) -> Result<i64> {
-        let input::Killsoid { app, id, .. } = input;
+        let input::Killsoid {
+            app, id, except, ..
+        } = input;
         let keys = self.layout.for_id(id);
+        let kept = except.map(|token| self.names.stored(token));
         // Cluster mode: first the id's sessions listed from other buckets
-        // (`store/express`), each in its own bucket if it is still the id's.
+        // (`store/express`), each in its own bucket if it is still the id's:
+        // one script per bucket, so not one atomic step (README, cluster mode).
         let mut elsewhere = 0;
         if self.layout.is_cluster() {
             for token in self.tokens_elsewhere(keys, app, id).await? {
+                if kept.as_deref() == Some(token.as_str()) {
+                    continue;
+                }
                 if let Some(home) = self.layout.for_token(&token) {
                     elsewhere += self
                         .kill_by_handle_in(home, app, id, &handle::of(&token))
@@ -558,7 +567,8 @@ impl Store {
         }
         let channel = self.layout.base().cache_channel();
         let flags = self.flags();
-        let invocation = scripts::killsoid(keys, app, id, &channel, flags.as_deref());
+        let invocation =
+            scripts::killsoid(keys, app, id, &channel, kept.as_deref(), flags.as_deref());
         let killed: i64 = self
             .exec(async |conn| invocation.invoke_async(conn).await)
             .await?;

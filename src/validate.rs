@@ -68,6 +68,8 @@ pub struct Args {
     pub max: NumberArg,
     /// create's absolute lifetime, in seconds.
     pub max_age: NumberArg,
+    /// killsoid's `except`: the token of the one session it keeps.
+    pub except: Arg,
 }
 
 fn present<'a>(arg: &'a Arg, item: &'static str) -> Result<&'a str> {

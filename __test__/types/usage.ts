@@ -55,6 +55,8 @@ async function promises(): Promise<void> {
   const { sessions } = await rs.soapp({ app: 'app', dt: 60 })
   const first: Session<Data> | undefined = sessions[0]
   const { kill }: { kill: number } = await rs.killsoid({ app: 'app', id: 'u' })
+  const others: { kill: number } = await rs.killsoid({ app: 'app', id: 'u', except: token })
+  void others
   const devices = await rs.soid({ app: 'app', id: 'u', handles: true })
   const handle: string = devices.sessions[0].handle
   await rs.kill({ app: 'app', id: 'u', handle })

@@ -33,25 +33,37 @@ impl Sessions {
         Ok(entry.sessions.len() as i64)
     }
 
-    /// Every session of the id, live or not, as `killsoid.lua` deletes them.
+    /// Every session of the id, live or not, as `killsoid.lua` deletes them;
+    /// with `except`, all but the session stored under that token's name,
+    /// which keeps its entry (and so its id its place among the users).
     pub fn killsoid(&self, input: input::Killsoid<'_>, now: Now) -> Result<i64> {
-        let input::Killsoid { app, id, .. } = input;
+        let input::Killsoid {
+            app, id, except, ..
+        } = input;
+        let kept = except.map(|token| self.names.stored(token));
         let mut space = self.lock(now);
         let Some(entry) = space.apps.get_mut(app) else {
             return Ok(0);
         };
-        let Some(user) = entry.users.remove(id) else {
+        let Some(mut user) = entry.users.remove(id) else {
             return Ok(0);
         };
-        let killed: Vec<&Arc<str>> = user
+        let (stays, doomed): (Vec<Arc<str>>, Vec<Arc<str>>) = user
             .tokens
+            .drain(..)
+            .partition(|token| kept.as_deref() == Some(&**token));
+        let killed: Vec<&Arc<str>> = doomed
             .iter()
             .filter(|token| entry.sessions.remove(*token).is_some())
             .collect();
+        if !stays.is_empty() {
+            user.tokens = stays;
+            entry.users.insert(Arc::from(id), user);
+        }
         if entry.sessions.is_empty() && entry.users.is_empty() {
             space.apps.remove(app);
         }
-        for token in &user.tokens {
+        for token in &doomed {
             space.publish(app, token);
         }
         for token in &killed {

@@ -193,6 +193,7 @@ pub fn read_args(options: &Unknown, fields: &[Field]) -> Result<Args> {
             }
             Field::Max => args.max = number_arg(&get(c"max")?)?,
             Field::MaxAge => args.max_age = number_arg(&get(c"maxAge")?)?,
+            Field::Except => args.except = arg(&get(c"except")?)?,
         }
     }
     Ok(args)
