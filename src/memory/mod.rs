@@ -183,6 +183,11 @@ impl Sessions {
         !self.quitting.load(Ordering::Acquire)
     }
 
+    /// The name the session of `token` is stored under, as `Store::stored_name`.
+    pub fn stored_name(&self, token: &str) -> String {
+        self.names.stored(token)
+    }
+
     /// The name a session the caller names by `token` is stored under; in
     /// 'migrate' mode, a session still stored under its token moves there first.
     fn name(&self, space: &mut Space, app: &str, token: &str) -> String {

@@ -285,9 +285,12 @@ impl NativeSessions {
     /// instance: of its stored name, which `hashTokens` makes a hash of it.
     #[napi(catch_unwind)]
     pub fn handle_of_token(&self, token: String) -> String {
+        if let Some(memory) = &self.memory {
+            return crate::handle::of(&memory.stored_name(&token));
+        }
         match &self.store {
             Ok(store) => crate::handle::of(&store.stored_name(&token)),
-            // Memory mode (which refuses hashTokens), or bad options.
+            // Bad options: no instance names its sessions.
             Err(_) => crate::handle::of(&token),
         }
     }
