@@ -9,7 +9,7 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const RedisSessions = require('..')
 const { RedisSessionsStore } = require('../express')
-const { tokenForSid } = require('../binding.js')
+const { tokenForSid, handleOfToken } = require('../binding.js')
 const { startTopology } = require('./helpers/topologies')
 const { bucketOfId, bucketOfToken, bucketPrefix } = require('./helpers/layout')
 const { serve } = require('./helpers/express-app')
@@ -95,6 +95,43 @@ for (const name of ['sentinel', 'cluster', 'memory']) {
       assert.deepEqual(await store.sessionsOf(user), [])
       assert.equal(await rs.get({ app: APP, token: tokenForSid(c.sid) }), null)
     })
+
+    for (const hashTokens of [false, true]) {
+      const named = hashTokens ? ', tokens hashed' : ''
+      it(`rotate keeps the user’s listing: the new token is listed and killsoid kills it${named}`, async () => {
+        const client = hashTokens ? new RedisSessions({ ...topology.options, namespace: ns, hashTokens }) : rs
+        const own = hashTokens ? new RedisSessionsStore({ client, app: APP }) : store
+        const site = hashTokens ? await serve(own, { cookie: { maxAge: 60_000 } }) : web
+        const handleOf = (token) =>
+          hashTokens ? client[Symbol.for('redis-sessions-rs.handleOfToken')](token) : handleOfToken(token)
+        try {
+          const c = site.client()
+          await c.post('/set?n=1')
+          const user = userAwayFrom(c.sid, hashTokens ? 'hana' : 'ida')
+          await c.post(`/user?id=${user}`)
+          const old = tokenForSid(c.sid)
+          const { token: fresh } = await client.rotate({ app: APP, token: old })
+          const listed = (await client.soid({ app: APP, id: user, handles: true })).sessions
+          assert.deepEqual(
+            listed.map((s) => s.handle),
+            [handleOf(fresh)],
+          )
+          assert.deepEqual(listed[0].d, { n: '1', userId: JSON.stringify(user), cookie: listed[0].d.cookie })
+          if (topology.cluster && !hashTokens) {
+            const key = `${bucketPrefix(ns, bucketOfId(user))}${APP}:us:${user}`
+            assert.deepEqual(await topology.raw.smembers(key), [fresh], 'the old token left the listing')
+          }
+          assert.equal((await client.killsoid({ app: APP, id: user })).kill, 1)
+          assert.equal(await client.get({ app: APP, token: fresh }), null)
+          assert.deepEqual(await own.sessionsOf(user), [])
+        } finally {
+          if (hashTokens) {
+            await site.close()
+            await client.quit()
+          }
+        }
+      })
+    }
 
     it('a listing leaves out an entry whose session was killed, or moved to another user', async () => {
       const a = web.client()

@@ -5,7 +5,7 @@ use redis::Value;
 use crate::error::{Result, SessionError};
 
 /// Names the reply's type, never its contents: a reply holds session data.
-fn unexpected(what: &str, value: &Value) -> SessionError {
+pub fn unexpected(what: &str, value: &Value) -> SessionError {
     let kind = match value {
         Value::Nil => "nil",
         Value::Int(_) => "an integer",

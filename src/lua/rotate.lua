@@ -3,8 +3,9 @@
 -- Moves a live session to the new token. The hash is renamed whole, so every
 -- field stays, those this script does not know included; each index entry
 -- moves with its score, so neither the session's activity nor its expiry
--- changes (_users names the id, which stays). Returns 1 when moved, 0 when
--- there is no live session.
+-- changes (_users names the id, which stays). Returns the session's id when
+-- moved (so that in cluster mode its id's bucket can list the new name), 0
+-- when there is no live session.
 read_flags(ARGV[7])
 local f, ttl = load_live(KEYS[4], tonumber(ARGV[1]), true)
 if not f then return 0 end
@@ -28,4 +29,4 @@ redis.call('ZREM', KEYS[3], expiry_member)
 redis.call('ZADD', KEYS[3], expires, app .. ':' .. new_token .. ':' .. id)
 redis.call('PUBLISH', ARGV[6], app .. ':' .. token)
 emit('rotated', app, id, new_token, token)
-return 1
+return id

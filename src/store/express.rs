@@ -13,7 +13,8 @@
 //! there yet. That entry may outlive the session (killed or wiped in its own
 //! bucket, or moved to another id): readers check the session is live and
 //! still the id's, `soid` removes the entries of sessions gone, and
-//! `killsoid` clears the list.
+//! `killsoid` clears the list. `rotate` (`store/rotate`) keeps this listing
+//! too, after its script.
 
 use super::Store;
 use crate::clock::now_secs;

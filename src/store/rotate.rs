@@ -1,5 +1,16 @@
 //! `rotate`: a session moves to a new token in one atomic script (session
 //! fixation: call it after sign-in and privilege changes).
+//!
+//! In cluster mode a session may also be listed in its id's bucket
+//! (`store/express`: the express store's sessions live in their sid's bucket).
+//! The script, in the token's bucket, cannot reach that listing: it answers
+//! the session's id, and a second step then lists the new name there and
+//! removes the old one. Not before the script, as `createWithToken` does: the
+//! id is not known until then, and reading it first would cost every rotation
+//! in cluster mode a round trip. A failure of that step fails the call, so the
+//! new token, which that listing lacks, is never handed out.
+
+use redis::Value;
 
 use super::Store;
 use crate::clock::{now_millis, now_secs};
@@ -31,15 +42,47 @@ impl Store {
                 &channel,
                 flags.as_deref(),
             );
-            let value: redis::Value = self
+            let value: Value = self
                 .exec(async |conn| invocation.invoke_async(conn).await)
                 .await?;
-            reply::int(&value, "rotate")
+            rotated_id(&value)
         };
         let moved = self
-            .by_token(keys, app, token, &stored, |moved| *moved != 1, rotate)
+            .by_token(keys, app, token, &stored, Option::is_none, rotate)
             .await;
         self.forget(app, token);
-        Ok((moved? == 1).then_some(new_token))
+        match moved? {
+            Some(id) => {
+                self.relist(app, &stored, &new_stored, &id).await?;
+                Ok(Some(new_token))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Cluster mode, when the id's bucket is not the session's: the new name
+    /// listed there and the old one gone, in one MULTI.
+    async fn relist(&self, app: &str, stored: &str, new_stored: &str, id: &str) -> Result<()> {
+        let Some(user_keys) = self.layout.elsewhere_from_id(new_stored, id) else {
+            return Ok(());
+        };
+        let key = user_keys.user_sessions(app, id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .sadd(&key, new_stored)
+            .ignore()
+            .srem(&key, stored)
+            .ignore();
+        self.exec(async |conn| pipe.exec_async(conn).await).await
+    }
+}
+
+/// rotate.lua's answer: the session's id when it moved, `None` when there was
+/// no live session (0).
+fn rotated_id(value: &Value) -> Result<Option<String>> {
+    match value {
+        Value::Int(0) => Ok(None),
+        Value::BulkString(_) | Value::SimpleString(_) => Ok(reply::text(value)),
+        other => Err(reply::unexpected("rotate", other)),
     }
 }
