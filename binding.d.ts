@@ -125,6 +125,12 @@ export declare class NativeSessions {
    * (in memory mode the answer itself).
    * `now`: `Date.now()`, handed in only in memory mode.
    */
+  count(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
+  /**
+   * An operation of the table (`crate::operations`): a Promise
+   * (in memory mode the answer itself).
+   * `now`: `Date.now()`, handed in only in memory mode.
+   */
   activity(options: unknown, legacy: boolean, now?: number | undefined | null): unknown
   /**
    * An operation of the table (`crate::operations`): a Promise

@@ -237,6 +237,13 @@ declare class RedisSessions<D extends SessionData = SessionData> extends EventEm
   /** For connect-redis-sessions: `connected`, and `connect`/`disconnect` events. */
   readonly redis: EventEmitter & { readonly connected: boolean }
 
+  /**
+   * Not in the reference: the app's live sessions, counted in Redis without reading them (`soapp` reads every
+   * one); an ended session that lingers until the wipe is not counted.
+   */
+  count(options: AppOptions, callback: Callback<{ count: number }>): void
+  count(options: AppOptions): Promise<{ count: number }>
+
   /** Unique ids active within the window. */
   activity(options: WindowOptions, callback: Callback<{ activity: number }>): void
   activity(options: WindowOptions): Promise<{ activity: number }>

@@ -472,6 +472,17 @@ describe('express-session store', () => {
         own.length((err, n) => (err ? reject(err) : resolve(n))),
       )
       assert.equal(viaCallback, 2)
+      // An ended session lingers in the indexes until the wipe: neither all nor length counts it.
+      const ended = site.client()
+      await ended.post('/set?n=3')
+      assert.equal(await own.length(), 3)
+      const token = tokenForSid(ended.sid)
+      const past = Math.floor(Date.now() / 1000) - 3600
+      const id = await raw.hget(`${NS}:${app}:${token}`, 'id')
+      await raw.hset(`${NS}:${app}:${token}`, 'la', past)
+      await raw.zadd(`${NS}:SESSIONS`, past + 60, `${app}:${token}:${id}`)
+      assert.equal(await own.length(), 2)
+      assert.equal((await own.all()).length, 2)
       const other = web.client()
       await other.post('/set?stays=1')
       await new Promise((resolve, reject) => own.clear((err) => (err ? reject(err) : resolve())))

@@ -104,6 +104,10 @@ function plan(seed) {
       const [app, dt, handles] = [someApp(), int(10, 40), random() < 0.5]
       return [`soapp ${dt}`, (rs) => rs.soapp({ app, dt, handles })]
     },
+    count: () => {
+      const app = someApp()
+      return [`count ${app}`, (rs) => rs.count({ app })]
+    },
     activity: () => {
       const [app, dt] = [someApp(), int(10, 40)]
       return [`activity ${dt}`, (rs) => rs.activity({ app, dt })]
@@ -129,7 +133,17 @@ function plan(seed) {
       return [`age ${seconds}`, { which, seconds }]
     },
   }
-  const weights = Object.entries({ create: 6, get: 4, set: 3, age: 3, kill: 2, soid: 2, soapp: 2, activity: 1 })
+  const weights = Object.entries({
+    create: 6,
+    get: 4,
+    set: 3,
+    age: 3,
+    kill: 2,
+    soid: 2,
+    soapp: 2,
+    activity: 1,
+    count: 1,
+  })
     .concat(Object.entries({ rotate: 1, touch: 2, createWithToken: 1, moveToId: 1, killsoid: 1.5, killall: 0.3 }))
     .flatMap(([name, weight]) => Array.from({ length: Math.ceil(weight * 3) }, () => name))
   return Array.from({ length: STEPS }, () => ops[pick(weights)]())

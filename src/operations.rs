@@ -77,6 +77,9 @@ macro_rules! for_each_operation {
             /// The app's sessions active within the window, most recent first,
             /// with `handles: true` each with its handle: `{sessions}`.
             soapp: Soapp [app: App, window: Window, handles: Handles] App -> Sessions = soapp;
+            /// The app's live sessions, counted without reading them (ours):
+            /// `{count: n}`.
+            count: Count [app: App] App -> Count("count") = count;
             /// Unique ids active within the window: `{activity: n}`.
             activity: Activity [app: App, window: Window] App -> Count("activity") = activity;
             /// Redis's answer to PING.

@@ -49,6 +49,7 @@ scripts! {
     CREATE_WITH_TOKEN = ["handle.lua", "flags.lua", "events.lua", "types.lua"] "create_token.lua",
     MOVE_TO_ID = ["flags.lua", "session.lua", "types.lua"] "move_to_id.lua",
     ADOPT = ["flags.lua", "session.lua", "types.lua"] "adopt.lua",
+    COUNT = ["flags.lua", "session.lua", "member.lua"] "count.lua",
 }
 
 /// An invocation of `op`'s script with its KEYS: `ns:APP:_sessions`,
@@ -358,6 +359,13 @@ pub fn move_to_id(
     invocation
 }
 
+/// ARGV: now, app, `ns:APP:`.
+pub fn count(keys: &Keys, app: &str, now: u64) -> ScriptInvocation<'static> {
+    let mut invocation = operation_keys(&COUNT, Operation::Count, keys, app, "");
+    invocation.arg(now).arg(app).arg(keys.app_prefix(app));
+    invocation
+}
+
 /// hashTokens 'migrate': KEYS the table's with the hashed name's session
 /// hash, then the hash under the token (the same bucket: the hashed name
 /// keeps the token's). ARGV: app, stored name, token, `ns:APP:us:`.
@@ -406,6 +414,7 @@ mod tests {
             (include_str!("lua/kill.lua"), ", session hash\n"),
             (include_str!("lua/killsoid.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/killall.lua"), "\n"),
+            (include_str!("lua/count.lua"), "\n"),
             (include_str!("lua/kill_handle.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/create.lua"), ", ns:APP:us:ID\n"),
             (include_str!("lua/touch_session.lua"), ", session hash\n"),
@@ -582,6 +591,10 @@ mod tests {
             moved[5..],
             ["7", "app", &token, "u:2", "rs:app:us:", "rs:cache"][..]
         );
+        let count = sent(&count(&keys, "app", 7));
+        assert_eq!(count[0], "3");
+        assert_eq!(count[1..4], indexes[..]);
+        assert_eq!(count[4..], ["7", "app", "rs:app:"][..]);
         let killall = sent(&killall(&keys, "app", "rs:cache", 10, None));
         assert_eq!(killall[0], "3");
         assert_eq!(killall[1..4], indexes[..]);

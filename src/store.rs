@@ -770,6 +770,23 @@ impl Store {
             .collect())
     }
 
+    /// The app's live sessions (`lua/count.lua`): one script per bucket, whose
+    /// counts add up, as every session lives in one bucket.
+    pub async fn count(&self, input: input::Count<'_>) -> Result<i64> {
+        let app = input.app;
+        let now = now_secs();
+        let counts = self
+            .each_bucket(|keys| {
+                let invocation = scripts::count(keys, app, now);
+                async move {
+                    self.exec(async |conn| invocation.invoke_async::<i64>(conn).await)
+                        .await
+                }
+            })
+            .await?;
+        Ok(counts.into_iter().sum())
+    }
+
     /// Unique ids active in the window: an id lives in one bucket only, so
     /// the buckets' counts add up.
     pub async fn activity(&self, input: input::Activity<'_>) -> Result<i64> {

@@ -57,6 +57,8 @@ async function promises(): Promise<void> {
   const { kill }: { kill: number } = await rs.killsoid({ app: 'app', id: 'u' })
   const others: { kill: number } = await rs.killsoid({ app: 'app', id: 'u', except: token })
   void others
+  const { count }: { count: number } = await rs.count({ app: 'app' })
+  void count
   const devices = await rs.soid({ app: 'app', id: 'u', handles: true })
   const handle: string = devices.sessions[0].handle
   await rs.kill({ app: 'app', id: 'u', handle })

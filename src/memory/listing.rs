@@ -117,6 +117,19 @@ impl Sessions {
             .collect())
     }
 
+    /// The app's sessions as `count.lua` counts them: each one whose
+    /// `SESSIONS` score is past counts only when it is live.
+    pub fn count(&self, input: input::Count<'_>, now: Now) -> Result<i64> {
+        let space = self.lock(now);
+        Ok(space.apps.get(input.app).map_or(0, |entry| {
+            entry
+                .sessions
+                .values()
+                .filter(|record| record.expires > now.secs || record.live(now.secs).is_some())
+                .count() as i64
+        }))
+    }
+
     /// Ids used within the window, as `ZCOUNT _users` counts them.
     pub fn activity(&self, input: input::Activity<'_>, now: Now) -> Result<i64> {
         let since = now.secs - input.window;
