@@ -17,7 +17,7 @@ export declare class NativeSessions {
    * JavaScript cache's (`cache-hits.js`); memory mode keeps its cache in
    * the engine, on the JavaScript clock (`crate::memory`).
    */
-  constructor(options: unknown, onEvent?: EventCallback | undefined | null, memory?: boolean | undefined | null, onInvalidate?: InvalidateCallback | undefined | null, onFill?: ((arg: FillArgs) => void) | undefined | null, onSession?: SessionCallback | undefined | null)
+  constructor(options: unknown, onEvent?: EventCallback | undefined | null, memory?: boolean | undefined | null, onInvalidate?: InvalidateCallback | undefined | null, onFill?: ((arg: FillArgs) => void) | undefined | null, onSession?: SessionCallback | undefined | null, net?: object | undefined | null)
   /**
    * With `cachetime` on Redis, the cache's settings for `cache-hits.js`:
    * `[seconds, most entries]`; `null` without, and in memory mode.

@@ -3,6 +3,7 @@
 // dispatch, bound methods and events. Everything else happens in Rust, except
 // answering cache hits (cache-hits.js says why).
 const { EventEmitter } = require('node:events')
+const net = require('node:net')
 const { isPromise } = require('node:util/types')
 const { NativeSessions } = require('./binding.js')
 const { CacheHits } = require('./cache-hits.js')
@@ -15,6 +16,7 @@ const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 // Set (to anything but '', '0' or 'false'), every instance runs on the in-memory engine.
 const MEMORY_VARIABLE = 'REDIS_SESSIONS_MEMORY'
 const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(process.env[MEMORY_VARIABLE]?.toLowerCase())
+const nodeSocketsFromEnvironment = () => !['0', 'false'].includes(process.env.REDIS_SESSIONS_NODE_SOCKETS?.toLowerCase())
 
 // A callback gets its answer from a Promise reaction, not process.nextTick, which fake timers
 // replace (jest's modern ones too): a suite with fake timers still gets its answers, from Redis or
@@ -61,6 +63,9 @@ class RedisSessions extends EventEmitter {
       (type, app, id, handle, previous) => {
         this.emit('session', previous == null ? { type, app, id, handle } : { type, app, id, handle, previous })
       },
+      // A standalone Redis without TLS is reached through Node's own sockets, driven by the engine, unless
+      // REDIS_SESSIONS_NODE_SOCKETS is 0 or false (then redis-rs's, on the engine's thread).
+      nodeSocketsFromEnvironment() ? net : undefined,
     )
     this.#memory = this.#native.memory
     const cache = this.#native.cache

@@ -18,6 +18,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::config::Config;
 use crate::error::{Result, SessionError};
+use crate::hosted::Dialer;
 use crate::source::{Link, Source};
 
 /// What the connection tells its owner, once per change of state.
@@ -42,11 +43,25 @@ pub struct Conn {
     generation: u64,
 }
 
+impl Conn {
+    /// Closes a hosted connection's socket; redis-rs closes its own when dropped.
+    fn close(&self) {
+        if let Link::Hosted(conn) = &self.link {
+            conn.close();
+        }
+    }
+
+    fn has_ended(&self) -> bool {
+        matches!(&self.link, Link::Hosted(conn) if conn.has_ended())
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.link {
             Link::Single(conn) => conn.req_packed_command(cmd),
             Link::Cluster(conn) => conn.req_packed_command(cmd),
+            Link::Hosted(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -59,6 +74,7 @@ impl ConnectionLike for Conn {
         match &mut self.link {
             Link::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Link::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Link::Hosted(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -66,6 +82,7 @@ impl ConnectionLike for Conn {
         match &self.link {
             Link::Single(conn) => conn.get_db(),
             Link::Cluster(conn) => conn.get_db(),
+            Link::Hosted(conn) => conn.get_db(),
         }
     }
 }
@@ -89,9 +106,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(config: &Config, listener: Option<Listener>) -> Result<Self> {
+    /// With a `dialer`, a standalone Redis without TLS is reached through
+    /// the host's sockets (`hosted.rs`).
+    pub fn new(
+        config: &Config,
+        listener: Option<Listener>,
+        dialer: Option<Arc<dyn Dialer>>,
+    ) -> Result<Self> {
         Ok(Self {
-            source: Source::new(&config.target, config.connection)?,
+            source: Source::new(&config.target, config.connection, dialer)?,
             describe: config.target.describe(),
             current: Mutex::new(None),
             suspect: Mutex::new(None),
@@ -104,11 +127,14 @@ impl Connection {
         })
     }
 
+    /// The shared connection, unless there is none or its socket has ended
+    /// (a hosted one does not reopen itself: the next call opens another).
     fn current(&self) -> Option<Conn> {
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+            .filter(|conn| !conn.has_ended())
     }
 
     /// The shared connection, waiting up to the connect timeout for the first one.
@@ -155,7 +181,14 @@ impl Connection {
         if self.closed.load(Ordering::Acquire) {
             return Err(SessionError::Closed);
         }
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        let replaced = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(conn.clone());
+        if let Some(replaced) = replaced {
+            replaced.close();
+        }
         Ok(conn)
     }
 
@@ -243,7 +276,9 @@ impl Connection {
             .as_ref()
             .is_some_and(|conn| conn.generation == generation)
         {
-            current.take();
+            if let Some(dropped) = current.take() {
+                dropped.close();
+            }
             true
         } else {
             false
@@ -272,12 +307,14 @@ impl Connection {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         match current.as_ref() {
             Some(conn) if conn.generation != generation => false,
-            Some(_) if self.source.follows_failover() => {
-                current.take();
+            Some(_) if self.source.replaces_failed_links() => {
+                if let Some(failed) = current.take() {
+                    failed.close();
+                }
                 true
             }
             Some(_) => true,
-            None => !self.source.follows_failover(),
+            None => !self.source.replaces_failed_links(),
         }
     }
 
@@ -302,6 +339,11 @@ impl Connection {
         if self.up.swap(false, Ordering::AcqRel) {
             self.tell(ConnectionEvent::Disconnect(message.to_owned()));
         }
+    }
+
+    /// Whether its socket is the host's (`crate::hosted`).
+    pub fn is_hosted(&self) -> bool {
+        self.source.is_hosted()
     }
 
     pub fn is_connected(&self) -> bool {
@@ -354,10 +396,14 @@ impl Connection {
     /// Drops the connection; later calls answer `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.current
+        let current = self
+            .current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        if let Some(conn) = current {
+            conn.close();
+        }
         self.suspect
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -374,7 +420,7 @@ impl Connection {
 /// Best effort: a script that is not loaded is loaded on first use.
 async fn load_scripts(conn: &mut Conn) {
     match conn.link {
-        Link::Single(_) => {
+        Link::Single(_) | Link::Hosted(_) => {
             let mut load = redis::pipe();
             for source in crate::scripts::ALL {
                 load.cmd("SCRIPT").arg("LOAD").arg(*source).ignore();

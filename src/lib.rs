@@ -87,6 +87,7 @@ pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod fields;
 pub(crate) mod handle;
+pub(crate) mod hosted;
 pub mod js;
 pub mod keys;
 pub(crate) mod layout;

@@ -4,6 +4,7 @@
 //! for, has TCP keepalive on.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -14,6 +15,7 @@ use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType}
 use redis::{Client, ConnectionAddr, ConnectionInfo, ProtocolVersion, PushInfo, RedisResult};
 
 use crate::error::{Result, SessionError};
+use crate::hosted::{Address, Dialer, Hosted, HostedConn};
 use crate::settings::ConnectionSettings;
 use crate::target::{Target, Tls};
 
@@ -29,6 +31,8 @@ const MANAGER_MAX_DELAY: Duration = Duration::from_millis(500);
 pub enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    /// A socket of the host's event loop (`hosted.rs`).
+    Hosted(HostedConn),
 }
 
 /// Hands out a client for the current master, and opens the shared connection.
@@ -39,6 +43,13 @@ pub struct Source {
 
 enum Backend {
     Client(Client),
+    /// One Redis over plain TCP or a Unix socket, through the host's sockets;
+    /// the client is for pub/sub, which stays on redis-rs.
+    Hosted {
+        client: Client,
+        dialer: Arc<dyn Dialer>,
+        address: Address,
+    },
     /// Asks the Sentinels each time: after a failover the answer changes.
     Sentinel(tokio::sync::Mutex<SentinelClient>),
     Cluster {
@@ -112,13 +123,45 @@ fn cluster_builder(
     builder
 }
 
+/// Where the host's socket goes for this standalone target: plain TCP or a
+/// Unix socket; `None` for TLS, which stays on redis-rs.
+fn hosted_address(info: &ConnectionInfo, tls: Option<&Tls>) -> Option<Address> {
+    if tls.is_some() {
+        return None;
+    }
+    match info.addr() {
+        ConnectionAddr::Tcp(host, port) => Some(Address::Tcp {
+            host: host.clone(),
+            port: *port,
+        }),
+        ConnectionAddr::Unix(path) => path.to_str().map(|path| Address::Unix {
+            path: path.to_owned(),
+        }),
+        _ => None,
+    }
+}
+
 impl Source {
-    pub fn new(target: &Target, settings: ConnectionSettings) -> Result<Self> {
+    /// With a `dialer`, a standalone Redis without TLS is reached through
+    /// the host's sockets (`hosted.rs`).
+    pub fn new(
+        target: &Target,
+        settings: ConnectionSettings,
+        dialer: Option<Arc<dyn Dialer>>,
+    ) -> Result<Self> {
         // Always: cluster nodes or Sentinels may be rediss:// URLs on their own.
         ensure_crypto_provider();
         let backend = match target {
             Target::Standalone { info, tls } => {
-                Backend::Client(node_client(info, tls.as_ref(), &settings).map_err(invalid)?)
+                let client = node_client(info, tls.as_ref(), &settings).map_err(invalid)?;
+                match (dialer, hosted_address(info, tls.as_ref())) {
+                    (Some(dialer), Some(address)) => Backend::Hosted {
+                        client,
+                        dialer,
+                        address,
+                    },
+                    _ => Backend::Client(client),
+                }
             }
             Target::Sentinel {
                 service,
@@ -198,6 +241,23 @@ impl Source {
         if let Backend::Cluster { client, .. } = &self.backend {
             return client.get_async_connection().await.map(Link::Cluster);
         }
+        if let Backend::Hosted {
+            client,
+            dialer,
+            address,
+        } = &self.backend
+        {
+            let credentials = client.get_connection_info().redis_settings();
+            return Hosted::open(
+                dialer.as_ref(),
+                address,
+                self.settings.keep_alive,
+                self.settings.command_timeout,
+                credentials,
+            )
+            .await
+            .map(Link::Hosted);
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.settings.connect_timeout))
             .set_response_timeout(Some(self.settings.command_timeout))
@@ -212,7 +272,7 @@ impl Source {
     /// A client for the current master, for connections of their own (pub/sub).
     pub async fn client(&self) -> RedisResult<Client> {
         match &self.backend {
-            Backend::Client(client) => Ok(client.clone()),
+            Backend::Client(client) | Backend::Hosted { client, .. } => Ok(client.clone()),
             Backend::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
             Backend::Cluster { nodes, next, .. } => {
                 let turn = next.fetch_add(1, Ordering::Relaxed);
@@ -248,10 +308,17 @@ impl Source {
         })
     }
 
-    /// Whether a lost connection should ask again where the master is
-    /// (Sentinel) or which nodes serve which slots (Cluster).
-    pub fn follows_failover(&self) -> bool {
-        matches!(self.backend, Backend::Sentinel(_) | Backend::Cluster { .. })
+    /// Whether the connection is the host's socket (`crate::hosted`).
+    pub fn is_hosted(&self) -> bool {
+        matches!(self.backend, Backend::Hosted { .. })
+    }
+
+    /// Whether a failed connection must be replaced by the next call: behind
+    /// Sentinel or in a cluster, to ask again where the master is or which
+    /// nodes serve which slots; a hosted one, which does not reopen itself.
+    /// redis-rs's single connection reopens itself.
+    pub fn replaces_failed_links(&self) -> bool {
+        !matches!(self.backend, Backend::Client(_))
     }
 }
 
@@ -271,7 +338,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        Source::new(&config.target, config.connection).unwrap()
+        Source::new(&config.target, config.connection, None).unwrap()
     }
 
     fn keepalive_of(client: &Client) -> Option<String> {
@@ -321,6 +388,6 @@ mod tests {
             let keepalive = keepalive_of(node).unwrap();
             assert!(keepalive.contains("time: Some(42s)"), "{keepalive}");
         }
-        assert!(given.follows_failover());
+        assert!(given.replaces_failed_links());
     }
 }

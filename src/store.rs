@@ -95,6 +95,7 @@ impl Store {
         config: &Config,
         listener: Option<Listener>,
         session_listener: Option<subscriber::SessionListener>,
+        dialer: Option<Arc<dyn crate::hosted::Dialer>>,
     ) -> Result<Self> {
         // Checked here so the spawns below cannot panic.
         tokio::runtime::Handle::try_current()
@@ -104,7 +105,7 @@ impl Store {
         } else {
             Layout::standalone(&config.namespace)
         };
-        let conn = Arc::new(Connection::new(config, listener)?);
+        let conn = Arc::new(Connection::new(config, listener, dialer)?);
         let mut background = Vec::new();
         let watched = Arc::clone(&conn);
         background
@@ -812,6 +813,11 @@ impl Store {
 
     /// Refuses new operations and stops the background tasks at once; the
     /// future closes the connection once every admitted operation has ended.
+    /// Whether the connection is the host's socket (`crate::hosted`).
+    pub fn is_hosted(&self) -> bool {
+        self.conn.is_hosted()
+    }
+
     pub fn quit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.quitting.store(true, Ordering::Release);
         self.stop_background();

@@ -10,10 +10,11 @@ mod invalidate;
 mod options;
 mod runtime;
 mod settle;
+mod wire;
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, Function, JsValue, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{FnArgs, Function, JsValue, Object, ToNapiValue, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -43,6 +44,8 @@ pub struct NativeSessions {
     memory: Option<Arc<memory::Sessions>>,
     warnings: Vec<String>,
     settler: Settler,
+    /// With a hosted connection (`crate::hosted`): opens its sockets.
+    dialer: Option<Arc<wire::NodeDialer>>,
 }
 
 type EventCallback<'a> = Function<'a, FnArgs<(String, String)>, ()>;
@@ -110,8 +113,11 @@ impl NativeSessions {
         on_invalidate: Option<InvalidateCallback>,
         on_fill: Option<Function<FillArgs<'static>, ()>>,
         on_session: Option<SessionCallback>,
+        net: Option<Object>,
     ) -> Result<Self> {
         let mut warnings = Vec::new();
+        let settler = Settler::new();
+        let mut dialer = None;
         let config = read_options(&env, &options, &mut warnings)
             .and_then(Config::from_options)
             .map(|config| Config {
@@ -137,16 +143,22 @@ impl NativeSessions {
             config => {
                 let listener = on_event.as_ref().map(listener).transpose()?;
                 let session_listener = on_session.as_ref().map(session_listener).transpose()?;
+                if let Some(net) = &net {
+                    settler.prepare(&env)?;
+                    dialer = Some(Arc::new(wire::NodeDialer::new(&env, net, settler.handle())?));
+                }
+                let engine_dialer = dialer
+                    .clone()
+                    .map(|dialer| dialer as Arc<dyn crate::hosted::Dialer>);
                 let store = config
                     .and_then(|config| {
                         let _inside = runtime::get()?.enter();
-                        Store::new(&config, listener, session_listener)
+                        Store::new(&config, listener, session_listener, engine_dialer)
                     })
                     .map(Arc::new);
                 (store, None)
             }
         };
-        let settler = Settler::new();
         let feed = store.as_ref().ok().and_then(|store| store.invalidations());
         // Only with a cache: these hold the facade's functions (and so the
         // instance) until quit.
@@ -161,6 +173,7 @@ impl NativeSessions {
             memory,
             warnings,
             settler,
+            dialer,
         })
     }
 
@@ -190,7 +203,7 @@ impl NativeSessions {
             let args = guarded(env, "options", || read_args(&options, op.fields()))?;
             Ok((store.admit()?, store, args))
         });
-        self.settler.spawn(env, style, async move {
+        self.spawn(env, style, async move {
             let result = match prepared {
                 Ok((_admitted, store, args)) => store.perform(op, &args, style).await,
                 Err(err) => Err(err),
@@ -207,6 +220,19 @@ impl NativeSessions {
     #[napi(getter, catch_unwind)]
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
+    }
+
+    /// Runs `work` where this instance's connection is driven: on the
+    /// JavaScript thread for a hosted one, else on the engine's runtime.
+    fn spawn<'env, F>(&self, env: &'env Env, style: Style, work: F) -> Result<Unknown<'env>>
+    where
+        F: std::future::Future<Output = std::result::Result<Output, SessionError>> + Send + 'static,
+    {
+        if self.store.as_ref().is_ok_and(|store| store.is_hosted()) {
+            self.settler.spawn_local(env, style, work)
+        } else {
+            self.settler.spawn(env, style, work)
+        }
     }
 
     /// Every operation of the table: reads its fields, then runs it on the
@@ -227,7 +253,7 @@ impl NativeSessions {
             let args = guarded(env, "options", || read_args(options, op.fields()))?;
             Ok((store.admit()?, store, args))
         });
-        self.settler.spawn(env, style, async move {
+        self.spawn(env, style, async move {
             let (_admitted, store, args) = prepared?;
             store.perform(op, &args, style).await.map(Output::Reply)
         })
@@ -249,13 +275,16 @@ impl NativeSessions {
             return ().into_unknown(env);
         }
         let closed = self.store.as_ref().ok().map(|store| store.quit());
-        let answer = self.settler.spawn(env, style(legacy), async move {
+        let answer = self.spawn(env, style(legacy), async move {
             if let Some(closed) = closed {
                 closed.await;
             }
             Ok(Output::Nothing)
         });
         self.settler.close();
+        if let Some(dialer) = &self.dialer {
+            dialer.release(env);
+        }
         answer
     }
 

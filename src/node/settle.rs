@@ -5,17 +5,26 @@
 //! for every call and wakes the event loop once per call; at thousands of
 //! calls a second that was most of the Node CPU per operation.
 //!
+//! With a hosted connection (`crate::hosted`) the operations themselves run
+//! here too, on the JavaScript thread (`spawn_local`): polled when called,
+//! again when the socket's data wakes them, so that a call one at a time
+//! never waits for another thread. What other threads must have done on
+//! this one (write to the socket, open one) is `post`ed.
+//!
 //! The function is built at an instance's first call and released by `close`
 //! (quit) as soon as nothing is in flight, so that after `quit()` the
 //! instance holds no libuv handle (jest's `--detectOpenHandles` lists any
 //! it finds). A call after `close` builds a new one, released again when it
 //! settles.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{FnArgs, FunctionRef, JsValue, Unknown};
@@ -47,9 +56,49 @@ type BeforeSettling = Arc<dyn Fn(&Env) + Send + Sync>;
 pub type FillArgs<'a> = FnArgs<(String, f64, Option<Unknown<'a>>, f64)>;
 type Fill = FunctionRef<FillArgs<'static>, ()>;
 
+/// Work another thread needs done on the JavaScript thread.
+pub type Job = Box<dyn FnOnce(&Env) + Send>;
+
+type LocalFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+thread_local! {
+    /// Set while this thread runs an instance's tasks: a task woken then is
+    /// run in the same pass, with no wake-up of the event loop.
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// An operation run on the JavaScript thread; woken from any thread.
+struct Task {
+    future: Mutex<Option<LocalFuture>>,
+    shared: Arc<Shared>,
+}
+
+impl std::task::Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.shared.ready).push(Arc::clone(self));
+        if !RUNNING.get() {
+            // Unheard only once the instance is gone: its calls have settled.
+            let _ = self.shared.poke();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[derive(Default)]
 struct Shared {
     done: Mutex<Vec<Completion>>,
+    /// Tasks to poll, and jobs to run, on the JavaScript thread.
+    ready: Mutex<Vec<Arc<Task>>>,
+    jobs: Mutex<Vec<Job>>,
+    /// A wake-up is on its way: no other is needed until it has run.
+    poked: AtomicBool,
     /// Operations started and not yet settled; changed only on the JavaScript thread.
     in_flight: AtomicUsize,
     closed: AtomicBool,
@@ -73,6 +122,22 @@ impl Shared {
 
     fn wake(&self) -> MutexGuard<'_, Option<Arc<Wake>>> {
         self.wake.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Has the JavaScript thread run `drain` soon; false when it cannot
+    /// (the instance has quit, or its environment is shutting down).
+    fn poke(&self) -> bool {
+        if self.poked.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        let called = match self.wake().as_ref() {
+            Some(wake) => wake.call((), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok,
+            None => false,
+        };
+        if !called {
+            self.poked.store(false, Ordering::Release);
+        }
+        called
     }
 
     /// Lets the threadsafe function go once closed and idle; the last clone
@@ -157,16 +222,69 @@ impl Settler {
                 .unwrap_or_else(|_| {
                     Err(SessionError::Internal("the operation panicked".to_owned()))
                 });
-            let first = {
-                let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
-                done.push((deferred, outcome, style));
-                done.len() == 1
-            };
-            if first {
-                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-            }
+            lock(&shared.done).push((deferred, outcome, style));
+            drop(wake);
+            let _ = shared.poke();
         });
         Ok(promise)
+    }
+
+    /// Runs `work` here, on the JavaScript thread: polled at once (so that
+    /// its request is written before this call returns) and whenever it is
+    /// woken; the returned Promise settles with its output.
+    pub fn spawn_local<'env, F>(
+        &self,
+        env: &'env Env,
+        style: Style,
+        work: F,
+    ) -> Result<Unknown<'env>>
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        let runtime = match super::runtime::get() {
+            Ok(runtime) => runtime,
+            Err(err) => return self.settled(env, style, Err(err)),
+        };
+        let wake = self.wake(env)?;
+        let (deferred, promise) = promise(env)?;
+        if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // SAFETY: as in `spawn`.
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
+        }
+        let shared = Arc::clone(&self.shared);
+        let future: LocalFuture = Box::pin(async move {
+            let outcome = AssertUnwindSafe(work)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SessionError::Internal("the operation panicked".to_owned()))
+                });
+            lock(&shared.done).push((deferred, outcome, style));
+        });
+        let task = Arc::new(Task {
+            future: Mutex::new(Some(future)),
+            shared: Arc::clone(&self.shared),
+        });
+        lock(&self.shared.ready).push(task);
+        let _inside = runtime.enter();
+        run_tasks(&self.shared);
+        // Settled from the event loop, not within this call, as on the runtime.
+        if !lock(&self.shared.done).is_empty() {
+            let _ = self.shared.poke();
+        }
+        Ok(promise)
+    }
+
+    /// What a hosted connection's socket needs of this instance.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Builds the threadsafe function now, so that `post` works before the first call.
+    pub fn prepare(&self, env: &Env) -> Result<()> {
+        self.wake(env).map(drop)
     }
 
     /// A Promise already settled with `outcome`.
@@ -270,8 +388,80 @@ fn fill_cache<'env>(
     value
 }
 
-/// On the JavaScript thread: settles every completed operation.
+/// The settler's side for a hosted connection's socket.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// Has `job` run on the JavaScript thread soon. False, and the jobs
+    /// waiting dropped, when the instance has quit (its threadsafe function
+    /// is gone) or its environment is shutting down.
+    pub fn post(&self, job: Job) -> bool {
+        lock(&self.shared.jobs).push(job);
+        if self.shared.poke() {
+            return true;
+        }
+        lock(&self.shared.jobs).clear();
+        false
+    }
+
+    /// On the JavaScript thread, within a call from JavaScript: runs `f`,
+    /// then whatever it woke, and settles what ended.
+    pub fn run_here(&self, env: &Env, f: impl FnOnce()) {
+        let was = RUNNING.replace(true);
+        f();
+        RUNNING.set(was);
+        drain(env, &self.shared);
+    }
+}
+
+/// Polls the ready tasks, and the ones they wake, until none is left.
+fn run_tasks(shared: &Shared) {
+    let was = RUNNING.replace(true);
+    loop {
+        let ready = std::mem::take(&mut *lock(&shared.ready));
+        if ready.is_empty() {
+            break;
+        }
+        for task in ready {
+            let taken = lock(&task.future).take();
+            let Some(mut future) = taken else {
+                continue;
+            };
+            let waker = Waker::from(Arc::clone(&task));
+            if future.as_mut().poll(&mut Context::from_waker(&waker)) == Poll::Pending {
+                *lock(&task.future) = Some(future);
+            }
+        }
+    }
+    RUNNING.set(was);
+}
+
+/// On the JavaScript thread: runs what was posted and the woken tasks, then
+/// settles every completed operation.
 fn drain(env: &Env, shared: &Shared) {
+    shared.poked.store(false, Ordering::Release);
+    loop {
+        let jobs = std::mem::take(&mut *lock(&shared.jobs));
+        let idle = jobs.is_empty() && lock(&shared.ready).is_empty();
+        if idle {
+            break;
+        }
+        let was = RUNNING.replace(true);
+        for job in jobs {
+            job(env);
+        }
+        RUNNING.set(was);
+        match super::runtime::get() {
+            Ok(runtime) => {
+                let _inside = runtime.enter();
+                run_tasks(shared);
+            }
+            Err(_) => break,
+        }
+    }
     let done = std::mem::take(&mut *shared.done.lock().unwrap_or_else(PoisonError::into_inner));
     let hooks = shared.hooks().clone();
     if let Some(hook) = &hooks.before_settling {
