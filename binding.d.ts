@@ -12,7 +12,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeSessions {
   /**
    * `memory`: the in-memory engine whatever the options say (index.js
-   * passes the environment variable REDIS_SESSIONS_MEMORY). With
+   * passes the environment variable REDIS_SESSIONS_MEMORY). `net`: Node's
+   * `net` module, through which a standalone Redis without TLS is reached
+   * (`crate::hosted`); without it, redis-rs's connection. With
    * `cachetime` on Redis, `on_invalidate` and `on_fill` are the
    * JavaScript cache's (`cache-hits.js`); memory mode keeps its cache in
    * the engine, on the JavaScript clock (`crate::memory`).

@@ -16,7 +16,8 @@ const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 // Set (to anything but '', '0' or 'false'), every instance runs on the in-memory engine.
 const MEMORY_VARIABLE = 'REDIS_SESSIONS_MEMORY'
 const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(process.env[MEMORY_VARIABLE]?.toLowerCase())
-const nodeSocketsFromEnvironment = () => !['0', 'false'].includes(process.env.REDIS_SESSIONS_NODE_SOCKETS?.toLowerCase())
+const nodeSocketsFromEnvironment = () =>
+  !['0', 'false'].includes(process.env.REDIS_SESSIONS_NODE_SOCKETS?.toLowerCase())
 
 // A callback gets its answer from a Promise reaction, not process.nextTick, which fake timers
 // replace (jest's modern ones too): a suite with fake timers still gets its answers, from Redis or

@@ -91,7 +91,10 @@ fn timed_out(timeout: Duration) -> RedisError {
     .into()
 }
 
-type Answer = (oneshot::Sender<RedisResult<Vec<Value>>>, RedisResult<Vec<Value>>);
+type Answer = (
+    oneshot::Sender<RedisResult<Vec<Value>>>,
+    RedisResult<Vec<Value>>,
+);
 
 impl Hosted {
     fn new(command_timeout: Duration) -> Self {
@@ -398,10 +401,7 @@ impl HostedConn {
 impl ConnectionLike for HostedConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let mut replies = self
-                .hosted
-                .request(&cmd.get_packed_command(), 0, 1)
-                .await?;
+            let mut replies = self.hosted.request(&cmd.get_packed_command(), 0, 1).await?;
             Ok(replies.pop().unwrap_or(Value::Nil))
         })
     }
@@ -468,15 +468,28 @@ mod tests {
         let (hosted, wire) = hosted(Duration::from_secs(5));
         let mut a = conn(&hosted);
         let mut b = conn(&hosted);
-        let first = tokio::spawn(async move { redis::cmd("GET").arg("a").query_async::<String>(&mut a).await });
-        let second = tokio::spawn(async move { redis::cmd("GET").arg("b").query_async::<String>(&mut b).await });
+        let first = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("a")
+                .query_async::<String>(&mut a)
+                .await
+        });
+        let second = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("b")
+                .query_async::<String>(&mut b)
+                .await
+        });
         while hosted.state().pending.len() < 2 {
             tokio::task::yield_now().await;
         }
         assert!(String::from_utf8_lossy(&wire.written.lock().unwrap()).contains("GET"));
         hosted.received(b"$3\r\nfo");
         hosted.received(b"o\r\n$3\r\nbar\r\n");
-        let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+        let (first, second) = (
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        );
         // Which spawned request was queued first is the runtime's choice.
         let mut got = [first, second];
         got.sort();
@@ -487,15 +500,25 @@ mod tests {
     async fn a_server_error_is_the_callers_error_and_the_line_goes_on() {
         let (hosted, _wire) = hosted(Duration::from_secs(5));
         let mut c = conn(&hosted);
-        let failing = tokio::spawn(async move { redis::cmd("EVALSHA").arg("x").arg(0).query_async::<Value>(&mut c).await });
+        let failing = tokio::spawn(async move {
+            redis::cmd("EVALSHA")
+                .arg("x")
+                .arg(0)
+                .query_async::<Value>(&mut c)
+                .await
+        });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
         hosted.received(b"-NOSCRIPT No matching script.\r\n");
         let err = failing.await.unwrap().unwrap_err();
-        assert_eq!(err.kind(), redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
+        assert_eq!(
+            err.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        );
         let mut c = conn(&hosted);
-        let next = tokio::spawn(async move { redis::cmd("PING").query_async::<String>(&mut c).await });
+        let next =
+            tokio::spawn(async move { redis::cmd("PING").query_async::<String>(&mut c).await });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
@@ -508,7 +531,13 @@ mod tests {
         let (hosted, _wire) = hosted(Duration::from_secs(5));
         let mut c = conn(&hosted);
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("SET").arg("k").arg(1).ignore().cmd("GET").arg("k");
+        pipe.atomic()
+            .cmd("SET")
+            .arg("k")
+            .arg(1)
+            .ignore()
+            .cmd("GET")
+            .arg("k");
         let run = tokio::spawn(async move { pipe.query_async::<(String,)>(&mut c).await });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
@@ -521,7 +550,12 @@ mod tests {
     async fn a_late_request_times_out_and_its_reply_is_not_taken_for_the_next() {
         let (hosted, _wire) = hosted(Duration::from_millis(50));
         let mut c = conn(&hosted);
-        let late = tokio::spawn(async move { redis::cmd("GET").arg("a").query_async::<String>(&mut c).await });
+        let late = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("a")
+                .query_async::<String>(&mut c)
+                .await
+        });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
@@ -529,7 +563,12 @@ mod tests {
         let err = late.await.unwrap().unwrap_err();
         assert!(err.is_timeout(), "{err}");
         let mut c = conn(&hosted);
-        let next = tokio::spawn(async move { redis::cmd("GET").arg("b").query_async::<String>(&mut c).await });
+        let next = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("b")
+                .query_async::<String>(&mut c)
+                .await
+        });
         while hosted.state().pending.len() < 2 {
             tokio::task::yield_now().await;
         }
@@ -541,14 +580,22 @@ mod tests {
     async fn an_ended_socket_fails_what_waits_and_what_comes_after() {
         let (hosted, _wire) = hosted(Duration::from_secs(5));
         let mut c = conn(&hosted);
-        let waiting = tokio::spawn(async move { redis::cmd("GET").arg("a").query_async::<String>(&mut c).await });
+        let waiting = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("a")
+                .query_async::<String>(&mut c)
+                .await
+        });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
         hosted.ended("read ECONNRESET");
         let err = waiting.await.unwrap().unwrap_err();
         assert!(err.is_connection_dropped(), "{err}");
-        let err = redis::cmd("PING").query_async::<String>(&mut conn(&hosted)).await.unwrap_err();
+        let err = redis::cmd("PING")
+            .query_async::<String>(&mut conn(&hosted))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("ECONNRESET"), "{err}");
     }
 
@@ -556,7 +603,12 @@ mod tests {
     async fn garbage_from_the_server_ends_the_connection() {
         let (hosted, wire) = hosted(Duration::from_secs(5));
         let mut c = conn(&hosted);
-        let waiting = tokio::spawn(async move { redis::cmd("GET").arg("a").query_async::<String>(&mut c).await });
+        let waiting = tokio::spawn(async move {
+            redis::cmd("GET")
+                .arg("a")
+                .query_async::<String>(&mut c)
+                .await
+        });
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
@@ -568,7 +620,13 @@ mod tests {
     #[test]
     fn ticks_stay_between_ten_and_a_hundred_ms() {
         assert_eq!(tick_for(Duration::from_secs(5)), Duration::from_millis(100));
-        assert_eq!(tick_for(Duration::from_millis(300)), Duration::from_millis(30));
-        assert_eq!(tick_for(Duration::from_millis(20)), Duration::from_millis(10));
+        assert_eq!(
+            tick_for(Duration::from_millis(300)),
+            Duration::from_millis(30)
+        );
+        assert_eq!(
+            tick_for(Duration::from_millis(20)),
+            Duration::from_millis(10)
+        );
     }
 }

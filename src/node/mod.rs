@@ -100,11 +100,17 @@ fn style(legacy: bool) -> Style {
 #[napi]
 impl NativeSessions {
     /// `memory`: the in-memory engine whatever the options say (index.js
-    /// passes the environment variable REDIS_SESSIONS_MEMORY). With
+    /// passes the environment variable REDIS_SESSIONS_MEMORY). `net`: Node's
+    /// `net` module, through which a standalone Redis without TLS is reached
+    /// (`crate::hosted`); without it, redis-rs's connection. With
     /// `cachetime` on Redis, `on_invalidate` and `on_fill` are the
     /// JavaScript cache's (`cache-hits.js`); memory mode keeps its cache in
     /// the engine, on the JavaScript clock (`crate::memory`).
     #[napi(constructor, catch_unwind)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per thing index.js hands in, as napi-rs maps them"
+    )]
     pub fn new(
         env: Env,
         options: Unknown,
@@ -145,7 +151,11 @@ impl NativeSessions {
                 let session_listener = on_session.as_ref().map(session_listener).transpose()?;
                 if let Some(net) = &net {
                     settler.prepare(&env)?;
-                    dialer = Some(Arc::new(wire::NodeDialer::new(&env, net, settler.handle())?));
+                    dialer = Some(Arc::new(wire::NodeDialer::new(
+                        &env,
+                        net,
+                        settler.handle(),
+                    )?));
                 }
                 let engine_dialer = dialer
                     .clone()

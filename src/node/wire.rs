@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{Buffer, BufferSlice, FnArgs, Function, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{
+    Buffer, BufferSlice, FnArgs, Function, JsObjectValue, Object, Unknown,
+};
 use napi::{sys, Env, JsValue, Result};
 
 use super::settle::Handle;
@@ -44,10 +46,15 @@ impl NodeDialer {
     pub fn new(env: &Env, net: &Object, settler: Handle) -> Result<Self> {
         let mut raw = std::ptr::null_mut();
         // SAFETY: a live env on its thread; `net` belongs to it.
-        napi::check_status!(unsafe { sys::napi_create_reference(env.raw(), net.raw(), 1, &mut raw) })?;
+        napi::check_status!(unsafe {
+            sys::napi_create_reference(env.raw(), net.raw(), 1, &mut raw)
+        })?;
         Ok(Self {
             js_thread: thread::current().id(),
-            net: Arc::new(Mutex::new(Some(JsRef { env: env.raw(), raw }))),
+            net: Arc::new(Mutex::new(Some(JsRef {
+                env: env.raw(),
+                raw,
+            }))),
             settler,
         })
     }
@@ -129,7 +136,11 @@ fn open(
     let connect: Function<Object, Object> = net.get_named_property("connect")?;
     let socket = connect.apply(net, options)?;
     call(&socket, "setNoDelay", FnArgs::from((true,)))?;
-    call(&socket, "setKeepAlive", FnArgs::from((true, keep_alive.as_millis() as f64)))?;
+    call(
+        &socket,
+        "setKeepAlive",
+        FnArgs::from((true, keep_alive.as_millis() as f64)),
+    )?;
     call::<()>(&socket, "unref", ())?;
 
     let settler = wire.settler.clone();
@@ -172,8 +183,13 @@ fn open(
 
     let mut raw = std::ptr::null_mut();
     // SAFETY: a live env on its thread; `socket` belongs to it.
-    napi::check_status!(unsafe { sys::napi_create_reference(env.raw(), socket.raw(), 1, &mut raw) })?;
-    *lock(&wire.socket) = Some(JsRef { env: env.raw(), raw });
+    napi::check_status!(unsafe {
+        sys::napi_create_reference(env.raw(), socket.raw(), 1, &mut raw)
+    })?;
+    *lock(&wire.socket) = Some(JsRef {
+        env: env.raw(),
+        raw,
+    });
     // Written before it connects: Node queues it.
     wire.write_now(env);
     if *lock(&wire.closing) {
@@ -191,12 +207,15 @@ fn call<Args: napi::bindgen_prelude::JsValuesTupleIntoVec>(
     f.apply(socket, args).map(drop)
 }
 
+/// `socket.on(event, listener)`.
+type Listen<'a, A> = Function<'a, FnArgs<(&'a str, Function<'a, A, ()>)>, Unknown<'a>>;
+
 fn on<A: napi::bindgen_prelude::JsValuesTupleIntoVec>(
     socket: &Object,
     event: &str,
     listener: Function<A, ()>,
 ) -> Result<()> {
-    let f: Function<FnArgs<(&str, Function<A, ()>)>, Unknown> = socket.get_named_property("on")?;
+    let f: Listen<A> = socket.get_named_property("on")?;
     f.apply(socket, FnArgs::from((event, listener))).map(drop)
 }
 
