@@ -29,6 +29,8 @@
 //! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
 //!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
+//!   `hosted` (a standalone Redis without TLS through the host's socket:
+//!   Node's, driven from the JavaScript thread; framing and matching replies),
 //!   `connection` (the shared connection, reconnecting, failovers), `store`
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
 //!   cluster; its script is `lua/import.lua`), `store/rotate` and
@@ -51,7 +53,9 @@
 //! - `node/` (the `node` feature): the napi-rs binding. `mod` (the
 //!   `NativeSessions` class), `args` and `options` (reading JavaScript
 //!   arguments and options), `convert` (results and errors as JavaScript
-//!   values), `settle` (answering Promises from the engine's tasks),
+//!   values), `settle` (answering Promises from the engine's tasks, and
+//!   running a hosted connection's operations on the JavaScript thread),
+//!   `wire` (the hosted connection's Node socket),
 //!   `invalidate` (handing the cache's invalidations to JavaScript),
 //!   `runtime` (the engine's tokio runtime).
 //!
