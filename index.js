@@ -16,8 +16,11 @@ const METHODS = [...NativeSessions.operations(), 'quit'].sort()
 // Set (to anything but '', '0' or 'false'), every instance runs on the in-memory engine.
 const MEMORY_VARIABLE = 'REDIS_SESSIONS_MEMORY'
 const memoryFromEnvironment = () => !['', '0', 'false', undefined].includes(process.env[MEMORY_VARIABLE]?.toLowerCase())
+// Set (to anything but '', '0' or 'false'), a standalone Redis without TLS is reached through a Node socket
+// driven by the engine on the JavaScript thread, not redis-rs's connection on the engine's thread (How it works).
+const NODE_SOCKETS_VARIABLE = 'REDIS_SESSIONS_NODE_SOCKETS'
 const nodeSocketsFromEnvironment = () =>
-  !['0', 'false'].includes(process.env.REDIS_SESSIONS_NODE_SOCKETS?.toLowerCase())
+  !['', '0', 'false', undefined].includes(process.env[NODE_SOCKETS_VARIABLE]?.toLowerCase())
 
 // A callback gets its answer from a Promise reaction, not process.nextTick, which fake timers
 // replace (jest's modern ones too): a suite with fake timers still gets its answers, from Redis or
@@ -64,8 +67,7 @@ class RedisSessions extends EventEmitter {
       (type, app, id, handle, previous) => {
         this.emit('session', previous == null ? { type, app, id, handle } : { type, app, id, handle, previous })
       },
-      // A standalone Redis without TLS is reached through Node's own sockets, driven by the engine, unless
-      // REDIS_SESSIONS_NODE_SOCKETS is 0 or false (then redis-rs's, on the engine's thread).
+      // With REDIS_SESSIONS_NODE_SOCKETS set: Node's own sockets, driven by the engine.
       nodeSocketsFromEnvironment() ? net : undefined,
     )
     this.#memory = this.#native.memory

@@ -1,6 +1,6 @@
 'use strict'
-// A standalone Redis without TLS is reached through a Node socket that the engine drives
-// (src/hosted.rs, src/node/wire.rs), unless REDIS_SESSIONS_NODE_SOCKETS=0: the same answers
+// With REDIS_SESSIONS_NODE_SOCKETS=1 a standalone Redis without TLS is reached through a Node socket
+// that the engine drives (src/hosted.rs, src/node/wire.rs), else through redis-rs's: the same answers
 // either way, a connection the server dropped while idle is reopened, and a
 // reply spread over many reads is answered whole.
 const { describe, it, before, after } = require('node:test')
@@ -37,9 +37,11 @@ async function inChild(body, env) {
 }
 
 describe('Node sockets', () => {
-  it('the connection is a Node socket of this thread, and is not with REDIS_SESSIONS_NODE_SOCKETS=0', async () => {
+  it('with REDIS_SESSIONS_NODE_SOCKETS=1 the connection is a Node socket of this thread, else not', async () => {
     const before = await clients()
+    process.env.REDIS_SESSIONS_NODE_SOCKETS = '1'
     const rs = new RedisSessions({ port: server.port, namespace: 'ns1', wipe: 0 })
+    delete process.env.REDIS_SESSIONS_NODE_SOCKETS
     const { token } = await rs.create({ app: 'sockapp', id: 'user1', ip: '127.0.0.1', ttl: 60 })
     assert.equal((await rs.get({ app: 'sockapp', token })).id, 'user1')
     assert.equal(await clients(), before + 1)
@@ -55,11 +57,10 @@ describe('Node sockets', () => {
       const { id } = await rs.get({ app: 'sockapp', token })
       console.log(JSON.stringify({ id, connects }))
       await rs.quit()`
-    assert.deepEqual(JSON.parse(await inChild(body, { REDIS_SESSIONS_NODE_SOCKETS: '0' })), {
-      id: 'user2',
-      connects: 0,
-    })
-    assert.deepEqual(JSON.parse(await inChild(body, {})), { id: 'user2', connects: 1 })
+    const threaded = JSON.parse(await inChild(body, { REDIS_SESSIONS_NODE_SOCKETS: '' }))
+    assert.deepEqual(threaded, { id: 'user2', connects: 0 })
+    const hosted = JSON.parse(await inChild(body, { REDIS_SESSIONS_NODE_SOCKETS: '1' }))
+    assert.deepEqual(hosted, { id: 'user2', connects: 1 })
   })
 
   for (const [mode, env] of [
@@ -87,7 +88,9 @@ describe('Node sockets', () => {
   }
 
   it('a reply spread over many reads (soapp of 3,000 sessions) is answered whole, as on redis-rs', async () => {
+    process.env.REDIS_SESSIONS_NODE_SOCKETS = '1'
     const rs = new RedisSessions({ port: server.port, namespace: 'ns4', wipe: 0 })
+    delete process.env.REDIS_SESSIONS_NODE_SOCKETS
     const d = { note: 'x'.repeat(200) }
     const created = []
     for (let i = 0; i < 3000; i += 100) {

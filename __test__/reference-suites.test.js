@@ -2,8 +2,9 @@
 // The reference packages' own mocha suites, unmodified, run against this
 // package: each is copied next to an `index.js` that is this package with the
 // test Redis's port as default, which is all `require('../index')` then finds.
-// Each runs twice: on Redis, and with REDIS_SESSIONS_MEMORY=1 on the
-// in-memory engine (the port then unused), both unmodified.
+// Each runs three times, unmodified: on Redis, on Redis through the engine's
+// Node sockets (REDIS_SESSIONS_NODE_SOCKETS=1), and with REDIS_SESSIONS_MEMORY=1
+// on the in-memory engine (the port then unused).
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -43,8 +44,21 @@ after(async () => {
   await server.stop()
 })
 
-async function runMocha(file, extra, memory) {
-  const env = { ...process.env, RS_TEST_PORT: String(server.port), REDIS_SESSIONS_MEMORY: memory ? '1' : '' }
+/** How each run reaches its sessions: its environment variables and the test's name. */
+const MODES = [
+  { variables: {}, label: '' },
+  { variables: { REDIS_SESSIONS_NODE_SOCKETS: '1' }, label: ' through Node sockets (REDIS_SESSIONS_NODE_SOCKETS=1)' },
+  { variables: { REDIS_SESSIONS_MEMORY: '1' }, label: ' on the in-memory engine (REDIS_SESSIONS_MEMORY=1)' },
+]
+
+async function runMocha(file, extra, mode) {
+  const env = {
+    ...process.env,
+    RS_TEST_PORT: String(server.port),
+    REDIS_SESSIONS_MEMORY: '',
+    REDIS_SESSIONS_NODE_SOCKETS: '',
+    ...mode.variables,
+  }
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -59,23 +73,19 @@ async function runMocha(file, extra, memory) {
 
 describe('the reference suites pass against this package', () => {
   for (const [name, suite] of Object.entries(suites)) {
-    for (const memory of [false, true])
-      it(
-        `${name}${memory ? ' on the in-memory engine (REDIS_SESSIONS_MEMORY=1)' : ''}`,
-        { timeout: 90_000 },
-        async () => {
-          const target = path.join(work, suite.to)
-          fs.mkdirSync(path.dirname(target), { recursive: true })
-          fs.copyFileSync(require.resolve(suite.from), target)
-          fs.writeFileSync(path.join(work, suite.shim), SHIM)
-          const listed = await runMocha(target, ['--dry-run'], memory)
-          const expected = (listed.match(/^ok \d+/gm) || []).length
-          assert.ok(expected > 50, `mocha listed ${expected} tests:\n${listed}`)
-          const output = await runMocha(target, [], memory)
-          const failures = output.split('\n').filter((line) => line.startsWith('not ok'))
-          assert.deepEqual(failures, [], output)
-          assert.equal((output.match(/^ok \d+/gm) || []).length, expected, output)
-        },
-      )
+    for (const mode of MODES)
+      it(`${name}${mode.label}`, { timeout: 90_000 }, async () => {
+        const target = path.join(work, suite.to)
+        fs.mkdirSync(path.dirname(target), { recursive: true })
+        fs.copyFileSync(require.resolve(suite.from), target)
+        fs.writeFileSync(path.join(work, suite.shim), SHIM)
+        const listed = await runMocha(target, ['--dry-run'], mode)
+        const expected = (listed.match(/^ok \d+/gm) || []).length
+        assert.ok(expected > 50, `mocha listed ${expected} tests:\n${listed}`)
+        const output = await runMocha(target, [], mode)
+        const failures = output.split('\n').filter((line) => line.startsWith('not ok'))
+        assert.deepEqual(failures, [], output)
+        assert.equal((output.match(/^ok \d+/gm) || []).length, expected, output)
+      })
   }
 })

@@ -12,8 +12,8 @@
 //   BENCH_THREADS=1   also the server's CPU per request by thread name (node, the engine's)
 //   BENCH_PROFILE=DIR each server writes a CPU profile there (node --cpu-prof)
 //   BENCH_STORES=connect-redis,memory,rs,rs-lazy  which stores (connect-redis and memory are the baselines);
-//                     rs-lazy is this store on an engine with `touchAfter: 60`; rs-threaded with
-//                     REDIS_SESSIONS_NODE_SOCKETS=0 (redis-rs's connection on the engine's thread)
+//                     rs-lazy is this store on an engine with `touchAfter: 60`; rs-node-sockets with
+//                     REDIS_SESSIONS_NODE_SOCKETS=1 (Node's socket driven on the JavaScript thread)
 const http = require('node:http')
 const fs = require('node:fs')
 const { fork } = require('node:child_process')
@@ -28,7 +28,7 @@ const NAMES = {
   rs: 'redis-sessions-rs',
   'rs-cache': 'redis-sessions-rs, cachetime 30',
   'rs-lazy': 'redis-sessions-rs, touchAfter 60',
-  'rs-threaded': 'redis-sessions-rs, REDIS_SESSIONS_NODE_SOCKETS=0',
+  'rs-node-sockets': 'redis-sessions-rs, REDIS_SESSIONS_NODE_SOCKETS=1',
 }
 const USERS = 200
 const CONCURRENCY = [1, 100]
@@ -181,7 +181,7 @@ async function main() {
     for (const kind of STORES) {
       // BENCH_PROFILE=DIR: each server writes a CPU profile there (node --cpu-prof).
       const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
-      const env = kind === 'rs-threaded' ? { ...process.env, REDIS_SESSIONS_NODE_SOCKETS: '0' } : process.env
+      const env = kind === 'rs-node-sockets' ? { ...process.env, REDIS_SESSIONS_NODE_SOCKETS: '1' } : process.env
       const child = fork(__filename, ['--serve', kind, String(redis.port)], {
         execArgv,
         env,

@@ -54,6 +54,14 @@ impl Conn {
     fn has_ended(&self) -> bool {
         matches!(&self.link, Link::Hosted(conn) if conn.has_ended())
     }
+
+    /// Why a hosted connection's socket ended, once it has.
+    fn end(&self) -> Option<String> {
+        match &self.link {
+            Link::Hosted(conn) => conn.end(),
+            _ => None,
+        }
+    }
 }
 
 impl ConnectionLike for Conn {
@@ -271,17 +279,23 @@ impl Connection {
 
     /// Drops the current connection if it is still that generation's.
     fn drop_current(&self, generation: u64) -> bool {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current
-            .as_ref()
-            .is_some_and(|conn| conn.generation == generation)
-        {
-            if let Some(dropped) = current.take() {
-                dropped.close();
+        let dropped = {
+            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            if current
+                .as_ref()
+                .is_some_and(|conn| conn.generation == generation)
+            {
+                current.take()
+            } else {
+                None
             }
-            true
-        } else {
-            false
+        };
+        match dropped {
+            Some(dropped) => {
+                dropped.close();
+                true
+            }
+            None => false,
         }
     }
 
@@ -304,18 +318,20 @@ impl Connection {
     /// the next call asks again where the master is or which node serves
     /// which slots. False when a newer connection has replaced it already.
     fn forget_current(&self, generation: u64) -> bool {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        match current.as_ref() {
-            Some(conn) if conn.generation != generation => false,
-            Some(_) if self.source.replaces_failed_links() => {
-                if let Some(failed) = current.take() {
-                    failed.close();
-                }
-                true
+        let (forgotten, failed) = {
+            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            match current.as_ref() {
+                Some(conn) if conn.generation != generation => (false, None),
+                Some(_) if self.source.replaces_failed_links() => (true, current.take()),
+                Some(_) => (true, None),
+                None => (!self.source.replaces_failed_links(), None),
             }
-            Some(_) => true,
-            None => !self.source.replaces_failed_links(),
+        };
+        // Closed once the lock is let go: a hosted socket's close calls into JavaScript.
+        if let Some(failed) = failed {
+            failed.close();
         }
+        forgotten
     }
 
     fn tell(&self, event: ConnectionEvent) {
@@ -367,6 +383,7 @@ impl Connection {
             if let Some(conn) = suspect {
                 self.check(conn).await;
             }
+            self.notice_end();
             if !self.is_connected() {
                 let _ = self
                     .exec(async |conn| redis::cmd("PING").query_async::<Value>(conn).await)
@@ -375,6 +392,23 @@ impl Connection {
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 () = self.wake_watcher.notified() => {}
+            }
+        }
+    }
+
+    /// A hosted connection whose socket ended while idle (Redis restarted,
+    /// its `timeout`, a load balancer) is let go and said to be down; the
+    /// watcher then reopens it, as redis-rs does its own.
+    fn notice_end(&self) {
+        let ended = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|conn| Some((conn.generation, conn.end()?)));
+        if let Some((generation, why)) = ended {
+            if self.drop_current(generation) {
+                self.mark_down(&why);
             }
         }
     }

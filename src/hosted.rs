@@ -141,6 +141,7 @@ impl Hosted {
         let mut conn = HostedConn {
             hosted: Arc::clone(&hosted),
             db: credentials.db(),
+            _closes: Arc::new(CloseOnDrop(Some(Arc::clone(&hosted)))),
         };
         if let Some(password) = credentials.password() {
             authenticate(&mut conn, credentials.username(), password).await?;
@@ -230,6 +231,10 @@ impl Hosted {
 
     /// Queues `bytes` (`skip + want` commands) and waits for `want` replies.
     async fn request(&self, bytes: &[u8], skip: usize, want: usize) -> RedisResult<Vec<Value>> {
+        if want == 0 {
+            // Nothing to wait for; a place in line would take someone else's reply.
+            return Err((redis::ErrorKind::Client, "a request that wants no reply").into());
+        }
         let (waiter, answer) = oneshot::channel();
         {
             let mut state = self.state();
@@ -381,11 +386,13 @@ fn tick_for(command_timeout: Duration) -> Duration {
     (command_timeout / 10).clamp(Duration::from_millis(10), Duration::from_millis(100))
 }
 
-/// The engine's handle on a hosted connection.
+/// The engine's handle on a hosted connection; the socket closes when the
+/// last one is dropped, whoever drops it (an aborted task included).
 #[derive(Clone)]
 pub struct HostedConn {
     hosted: Arc<Hosted>,
     db: i64,
+    _closes: Arc<CloseOnDrop>,
 }
 
 impl HostedConn {
@@ -395,6 +402,11 @@ impl HostedConn {
 
     pub fn has_ended(&self) -> bool {
         self.hosted.is_ended()
+    }
+
+    /// Why its socket ended, once it has.
+    pub fn end(&self) -> Option<String> {
+        self.hosted.state().ended.clone()
     }
 }
 
@@ -460,6 +472,7 @@ mod tests {
         HostedConn {
             hosted: Arc::clone(hosted),
             db: 0,
+            _closes: Arc::new(CloseOnDrop(None)),
         }
     }
 

@@ -811,13 +811,13 @@ impl Store {
             .await
     }
 
-    /// Refuses new operations and stops the background tasks at once; the
-    /// future closes the connection once every admitted operation has ended.
     /// Whether the connection is the host's socket (`crate::hosted`).
     pub fn is_hosted(&self) -> bool {
         self.conn.is_hosted()
     }
 
+    /// Refuses new operations and stops the background tasks at once; the
+    /// future closes the connection once every admitted operation has ended.
     pub fn quit(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.quitting.store(true, Ordering::Release);
         self.stop_background();

@@ -70,6 +70,9 @@ thread_local! {
 /// An operation run on the JavaScript thread; woken from any thread.
 struct Task {
     future: Mutex<Option<LocalFuture>>,
+    /// Woken since its poll began: polled again, even if the wake was
+    /// consumed by a pass run from inside that poll (JavaScript calling in).
+    notified: AtomicBool,
     shared: Arc<Shared>,
 }
 
@@ -79,6 +82,7 @@ impl std::task::Wake for Task {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.notified.store(true, Ordering::Release);
         lock(&self.shared.ready).push(Arc::clone(self));
         if !RUNNING.get() {
             // Unheard only once the instance is gone: its calls have settled.
@@ -263,6 +267,7 @@ impl Settler {
         });
         let task = Arc::new(Task {
             future: Mutex::new(Some(future)),
+            notified: AtomicBool::new(false),
             shared: Arc::clone(&self.shared),
         });
         lock(&self.shared.ready).push(task);
@@ -395,16 +400,12 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Has `job` run on the JavaScript thread soon. False, and the jobs
-    /// waiting dropped, when the instance has quit (its threadsafe function
-    /// is gone) or its environment is shutting down.
+    /// Has `job` run on the JavaScript thread soon. False when the instance
+    /// has quit (its threadsafe function is gone) or its environment is
+    /// shutting down: then it never runs.
     pub fn post(&self, job: Job) -> bool {
         lock(&self.shared.jobs).push(job);
-        if self.shared.poke() {
-            return true;
-        }
-        lock(&self.shared.jobs).clear();
-        false
+        self.shared.poke()
     }
 
     /// On the JavaScript thread, within a call from JavaScript: runs `f`,
@@ -430,9 +431,13 @@ fn run_tasks(shared: &Shared) {
             let Some(mut future) = taken else {
                 continue;
             };
+            task.notified.store(false, Ordering::Release);
             let waker = Waker::from(Arc::clone(&task));
             if future.as_mut().poll(&mut Context::from_waker(&waker)) == Poll::Pending {
                 *lock(&task.future) = Some(future);
+                if task.notified.load(Ordering::Acquire) {
+                    lock(&shared.ready).push(Arc::clone(&task));
+                }
             }
         }
     }

@@ -133,15 +133,24 @@ fn open(
         }
         Address::Unix { path } => options.set_named_property("path", path.as_str())?,
     }
+    // Node 18 does not try each address of a name by default (`localhost` may be ::1 alone); redis-rs does.
+    options.set_named_property("autoSelectFamily", true)?;
     let connect: Function<Object, Object> = net.get_named_property("connect")?;
-    let socket = connect.apply(net, options)?;
-    call(&socket, "setNoDelay", FnArgs::from((true,)))?;
+    let socket = match connect.apply(net, options) {
+        Ok(socket) => socket,
+        Err(err) => {
+            super::args::clear_pending_exception(env);
+            return Err(err);
+        }
+    };
+    call(env, &socket, "setNoDelay", FnArgs::from((true,)))?;
     call(
+        env,
         &socket,
         "setKeepAlive",
         FnArgs::from((true, keep_alive.as_millis() as f64)),
     )?;
-    call::<()>(&socket, "unref", ())?;
+    call::<()>(env, &socket, "unref", ())?;
 
     let settler = wire.settler.clone();
     let hosted = Arc::clone(to);
@@ -176,10 +185,10 @@ fn open(
         settler.run_here(ctx.env, || hosted.ended(&why));
         Ok(())
     })?;
-    on(&socket, "connect", on_connect)?;
-    on(&socket, "data", on_data)?;
-    on(&socket, "error", on_error)?;
-    on(&socket, "close", on_close)?;
+    on(env, &socket, "connect", on_connect)?;
+    on(env, &socket, "data", on_data)?;
+    on(env, &socket, "error", on_error)?;
+    on(env, &socket, "close", on_close)?;
 
     let mut raw = std::ptr::null_mut();
     // SAFETY: a live env on its thread; `socket` belongs to it.
@@ -198,25 +207,40 @@ fn open(
     Ok(())
 }
 
+/// `object[method](...args)`. What JavaScript threw is cleared, not left
+/// pending (it would fail every later napi call of this pass, and escape as
+/// an uncaught exception from a socket's listener): it is the error returned.
 fn call<Args: napi::bindgen_prelude::JsValuesTupleIntoVec>(
-    socket: &Object,
+    env: &Env,
+    object: &Object,
     method: &str,
     args: Args,
 ) -> Result<()> {
-    let f: Function<Args, Unknown> = socket.get_named_property(method)?;
-    f.apply(socket, args).map(drop)
+    let outcome = object
+        .get_named_property::<Function<Args, Unknown>>(method)
+        .and_then(|f| f.apply(object, args).map(drop));
+    if outcome.is_err() {
+        super::args::clear_pending_exception(env);
+    }
+    outcome
 }
 
 /// `socket.on(event, listener)`.
 type Listen<'a, A> = Function<'a, FnArgs<(&'a str, Function<'a, A, ()>)>, Unknown<'a>>;
 
 fn on<A: napi::bindgen_prelude::JsValuesTupleIntoVec>(
+    env: &Env,
     socket: &Object,
     event: &str,
     listener: Function<A, ()>,
 ) -> Result<()> {
-    let f: Listen<A> = socket.get_named_property("on")?;
-    f.apply(socket, FnArgs::from((event, listener))).map(drop)
+    let outcome = socket
+        .get_named_property::<Listen<A>>("on")
+        .and_then(|f| f.apply(socket, FnArgs::from((event, listener))).map(drop));
+    if outcome.is_err() {
+        super::args::clear_pending_exception(env);
+    }
+    outcome
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -270,14 +294,14 @@ impl NodeWire {
             return;
         }
         let written = Buffer::from(bytes);
-        if let Err(err) = call(&socket, "write", FnArgs::from((written,))) {
+        if let Err(err) = call(env, &socket, "write", FnArgs::from((written,))) {
             hosted.ended(&format!("could not write to the socket: {err}"));
         }
     }
 
     fn destroy(&self, env: &Env) {
         if let Some(socket) = self.socket(env) {
-            let _ = call::<()>(&socket, "destroy", ());
+            let _ = call::<()>(env, &socket, "destroy", ());
         }
     }
 
