@@ -9,6 +9,10 @@
 //! (Redis wakes JavaScript). On a small machine those wake-ups were most of
 //! a call's time and CPU (`benchmark/NOTES.md`).
 //!
+//! Opt-in (`REDIS_SESSIONS_NODE_SOCKETS`): it costs less CPU one call at a
+//! time and more at a hundred in flight, where every request is its own
+//! write (README, How it works).
+//!
 //! Used for a standalone Redis over plain TCP or a Unix socket; TLS,
 //! Sentinel and Cluster keep redis-rs's connections. What the host must do
 //! is the `Wire` and `Dialer` traits: the engine holds no napi type.

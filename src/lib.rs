@@ -29,8 +29,9 @@
 //! - Redis: `scripts` and `lua/` (one atomic script per operation, with the
 //!   one function that builds its KEYS and ARGV),
 //!   `source` (opening redis-rs clients for a target with the settings),
-//!   `hosted` (a standalone Redis without TLS through the host's socket:
-//!   Node's, driven from the JavaScript thread; framing and matching replies),
+//!   `hosted` (with `REDIS_SESSIONS_NODE_SOCKETS`, a standalone Redis without
+//!   TLS through the host's socket: Node's, driven from the JavaScript thread;
+//!   framing and matching replies),
 //!   `connection` (the shared connection, reconnecting, failovers), `store`
 //!   (the methods), `store/migrate` (copying a standalone deployment into a
 //!   cluster; its script is `lua/import.lua`), `store/rotate` and
