@@ -232,6 +232,12 @@ function report(results, rounds, seconds) {
     const xs = results[key].map((r) => r.rps)
     return (Math.max(...xs) - Math.min(...xs)) / median(xs)
   }
+  // Each round's req/s over connect-redis's in the same round (they ran back to back, so the machine's slower
+  // swings hit both): the median and the range, steadier than the ratio of the medians on a noisy machine.
+  const byRound = (key, base) => {
+    const each = results[key].map((r, i) => r.rps / results[base][i].rps)
+    return `${median(each).toFixed(2)}× (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)})`
+  }
   const rows = []
   for (const c of CONCURRENCY) {
     const base = `connect-redis c=${c}`
@@ -246,6 +252,7 @@ function report(results, rounds, seconds) {
         `${stat(key, 'serverUs').toFixed(0)} µs`,
         `${stat(key, 'redisUs').toFixed(1)} µs`,
         `${(stat(key, 'rps') / stat(base, 'rps')).toFixed(2)}×`,
+        byRound(key, base),
         `${(stat(key, 'rps') / stat(memory, 'rps')).toFixed(2)}×`,
         `${(stat(key, 'serverUs') / stat(base, 'serverUs')).toFixed(2)}×`,
         stat(key, 'noise').toFixed(2),
@@ -260,6 +267,7 @@ function report(results, rounds, seconds) {
     'server CPU/req',
     'redis CPU/req',
     'req/s ÷ connect-redis',
+    'by round',
     'req/s ÷ MemoryStore',
     'server CPU ÷ connect-redis',
     'noise',
