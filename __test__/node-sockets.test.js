@@ -94,6 +94,25 @@ describe('Node sockets', () => {
     })
   }
 
+  it('Node sockets: a thread busy past commandTimeout fails nothing answered; a silent Redis times out', async () => {
+    process.env.REDIS_SESSIONS_NODE_SOCKETS = '1'
+    const rs = new RedisSessions({ port: server.port, namespace: 'ns5', wipe: 0, commandTimeout: 300 })
+    delete process.env.REDIS_SESSIONS_NODE_SOCKETS
+    const { token } = await rs.create({ app: 'sockapp', id: 'user5', ip: '127.0.0.1', ttl: 60 })
+    const answer = rs.get({ app: 'sockapp', token })
+    const until = Date.now() + 800
+    while (Date.now() < until);
+    assert.equal((await answer).id, 'user5')
+
+    await raw.client('PAUSE', '1500', 'ALL')
+    const started = Date.now()
+    await assert.rejects(rs.get({ app: 'sockapp', token }), { name: 'redisConnectionError', message: /300 ms/ })
+    const took = Date.now() - started
+    assert.ok(took >= 300 && took < 1000, `failed after ${took} ms`)
+    await raw.client('UNPAUSE')
+    await rs.quit()
+  })
+
   it('a reply spread over many reads (soapp of 3,000 sessions) is answered whole, as on redis-rs', async () => {
     process.env.REDIS_SESSIONS_NODE_SOCKETS = '1'
     const rs = new RedisSessions({ port: server.port, namespace: 'ns4', wipe: 0 })

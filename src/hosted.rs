@@ -42,6 +42,9 @@ pub trait Wire: Send + Sync {
     fn flush(&self);
     /// Closes the socket; its end is then reported through `Hosted::ended`.
     fn close(&self);
+    /// Has the host's thread call `Hosted::turned` when it is free, or at
+    /// once if it never will be again (its environment has ended).
+    fn heartbeat(&self);
 }
 
 /// Opens the host's sockets.
@@ -80,6 +83,9 @@ pub struct Hosted {
     state: Mutex<State>,
     wire: Mutex<Option<Arc<dyn Wire>>>,
     command_timeout: Duration,
+    /// When the host's thread last said it was free (`Wire::heartbeat`): a
+    /// request is only late once the host could have read its reply.
+    turned: Mutex<Option<Instant>>,
 }
 
 /// A lost connection, as redis-rs reports one (`is_connection_dropped`).
@@ -106,7 +112,13 @@ impl Hosted {
             state: Mutex::new(State::default()),
             wire: Mutex::new(None),
             command_timeout,
+            turned: Mutex::new(None),
         }
+    }
+
+    /// The host's thread was free now (`Wire::heartbeat`).
+    pub fn turned(&self) {
+        *self.turned.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -265,14 +277,29 @@ impl Hosted {
         }
     }
 
-    /// Fails the requests whose time is up; their places stay in line.
-    fn expire(&self, now: Instant) {
+    /// Whether a request waiting for its reply is past its deadline.
+    fn has_late(&self, now: Instant) -> bool {
+        self.state()
+            .pending
+            .iter()
+            .any(|pending| pending.waiter.is_some() && pending.deadline <= now)
+    }
+
+    /// Fails the requests whose time was up a `margin` before the host's
+    /// thread was last free: a reply that had come would have been read by
+    /// then, so a thread busy for longer than the timeout (a long
+    /// synchronous task) fails nothing Redis answered. Their places stay in line.
+    fn expire(&self, margin: Duration) {
+        let turned = *self.turned.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(before) = turned.and_then(|turned| turned.checked_sub(margin)) else {
+            return;
+        };
         let late: Vec<_> = {
             let mut state = self.state();
             state
                 .pending
                 .iter_mut()
-                .take_while(|pending| pending.deadline <= now)
+                .take_while(|pending| pending.deadline <= before)
                 .filter_map(|pending| pending.waiter.take())
                 .collect()
         };
@@ -380,12 +407,17 @@ async fn expire_late_requests(hosted: Weak<Hosted>) {
         if hosted.is_ended() {
             return;
         }
-        hosted.expire(Instant::now());
+        hosted.expire(every);
+        if hosted.has_late(Instant::now()) {
+            if let Some(wire) = hosted.wire() {
+                wire.heartbeat();
+            }
+        }
     }
 }
 
 /// A tenth of the timeout, from 10 ms to 100 ms: a late request fails within
-/// that much of its deadline.
+/// about two of them after its deadline (one for the host's heartbeat).
 fn tick_for(command_timeout: Duration) -> Duration {
     (command_timeout / 10).clamp(Duration::from_millis(10), Duration::from_millis(100))
 }
@@ -462,6 +494,7 @@ mod tests {
         fn close(&self) {
             *self.closed.lock().unwrap() = true;
         }
+        fn heartbeat(&self) {}
     }
 
     fn hosted(timeout: Duration) -> (Arc<Hosted>, Arc<Recorded>) {
@@ -576,7 +609,12 @@ mod tests {
         while hosted.state().pending.is_empty() {
             tokio::task::yield_now().await;
         }
-        hosted.expire(Instant::now() + Duration::from_millis(60));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // The host's thread has not been free since the deadline: nothing fails yet.
+        hosted.expire(Duration::ZERO);
+        assert!(hosted.state().pending[0].waiter.is_some());
+        hosted.turned();
+        hosted.expire(Duration::ZERO);
         let err = late.await.unwrap().unwrap_err();
         assert!(err.is_timeout(), "{err}");
         let mut c = conn(&hosted);

@@ -341,6 +341,21 @@ impl Wire for NodeWire {
         }
     }
 
+    fn heartbeat(&self) {
+        let hosted = self.hosted.clone();
+        let posted = self.settler.post(Box::new(move |_| {
+            if let Some(hosted) = hosted.upgrade() {
+                hosted.turned();
+            }
+        }));
+        if !posted {
+            // No JavaScript thread will read a reply again: what is late is late.
+            if let Some(hosted) = self.hosted.upgrade() {
+                hosted.turned();
+            }
+        }
+    }
+
     fn close(&self) {
         *lock(&self.closing) = true;
         if self.on_js_thread() {
