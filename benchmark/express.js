@@ -253,7 +253,8 @@ function report(results, rounds, seconds) {
         `${stat(key, 'redisUs').toFixed(1)} µs`,
         `${(stat(key, 'rps') / stat(base, 'rps')).toFixed(2)}×`,
         byRound(key, base),
-        `${(stat(key, 'rps') / stat(memory, 'rps')).toFixed(2)}×`,
+        // Without MemoryStore among BENCH_STORES there is nothing to divide by.
+        results[memory] ? `${(stat(key, 'rps') / stat(memory, 'rps')).toFixed(2)}×` : '–',
         `${(stat(key, 'serverUs') / stat(base, 'serverUs')).toFixed(2)}×`,
         stat(key, 'noise').toFixed(2),
       ])
