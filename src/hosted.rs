@@ -513,65 +513,51 @@ mod tests {
         }
     }
 
+    /// Sends `cmd` from a task of its own, once it has its place in line.
+    async fn sent<T: redis::FromRedisValue + Send + 'static>(
+        hosted: &Arc<Hosted>,
+        cmd: Cmd,
+    ) -> tokio::task::JoinHandle<RedisResult<T>> {
+        let queued = hosted.state().pending.len();
+        let mut c = conn(hosted);
+        let task = tokio::spawn(async move { cmd.query_async::<T>(&mut c).await });
+        while hosted.state().pending.len() == queued {
+            tokio::task::yield_now().await;
+        }
+        task
+    }
+
+    fn get(key: &str) -> Cmd {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        cmd
+    }
+
     #[tokio::test]
     async fn replies_answer_requests_in_order_even_split_across_reads() {
         let (hosted, wire) = hosted(Duration::from_secs(5));
-        let mut a = conn(&hosted);
-        let mut b = conn(&hosted);
-        let first = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("a")
-                .query_async::<String>(&mut a)
-                .await
-        });
-        let second = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("b")
-                .query_async::<String>(&mut b)
-                .await
-        });
-        while hosted.state().pending.len() < 2 {
-            tokio::task::yield_now().await;
-        }
+        let first = sent::<String>(&hosted, get("a")).await;
+        let second = sent::<String>(&hosted, get("b")).await;
         assert!(String::from_utf8_lossy(&wire.written.lock().unwrap()).contains("GET"));
         hosted.received(b"$3\r\nfo");
         hosted.received(b"o\r\n$3\r\nbar\r\n");
-        let (first, second) = (
-            first.await.unwrap().unwrap(),
-            second.await.unwrap().unwrap(),
-        );
-        // Which spawned request was queued first is the runtime's choice.
-        let mut got = [first, second];
-        got.sort();
-        assert_eq!(got, ["bar".to_owned(), "foo".to_owned()]);
+        assert_eq!(first.await.unwrap().unwrap(), "foo");
+        assert_eq!(second.await.unwrap().unwrap(), "bar");
     }
 
     #[tokio::test]
     async fn a_server_error_is_the_callers_error_and_the_line_goes_on() {
         let (hosted, _wire) = hosted(Duration::from_secs(5));
-        let mut c = conn(&hosted);
-        let failing = tokio::spawn(async move {
-            redis::cmd("EVALSHA")
-                .arg("x")
-                .arg(0)
-                .query_async::<Value>(&mut c)
-                .await
-        });
-        while hosted.state().pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let mut evalsha = redis::cmd("EVALSHA");
+        evalsha.arg("x").arg(0);
+        let failing = sent::<Value>(&hosted, evalsha).await;
         hosted.received(b"-NOSCRIPT No matching script.\r\n");
         let err = failing.await.unwrap().unwrap_err();
         assert_eq!(
             err.kind(),
             redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
         );
-        let mut c = conn(&hosted);
-        let next =
-            tokio::spawn(async move { redis::cmd("PING").query_async::<String>(&mut c).await });
-        while hosted.state().pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let next = sent::<String>(&hosted, redis::cmd("PING")).await;
         hosted.received(b"+PONG\r\n");
         assert_eq!(next.await.unwrap().unwrap(), "PONG");
     }
@@ -599,16 +585,7 @@ mod tests {
     #[tokio::test]
     async fn a_late_request_times_out_and_its_reply_is_not_taken_for_the_next() {
         let (hosted, _wire) = hosted(Duration::from_millis(50));
-        let mut c = conn(&hosted);
-        let late = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("a")
-                .query_async::<String>(&mut c)
-                .await
-        });
-        while hosted.state().pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let late = sent::<String>(&hosted, get("a")).await;
         tokio::time::sleep(Duration::from_millis(60)).await;
         // The host's thread has not been free since the deadline: nothing fails yet.
         hosted.expire(Duration::ZERO);
@@ -617,16 +594,7 @@ mod tests {
         hosted.expire(Duration::ZERO);
         let err = late.await.unwrap().unwrap_err();
         assert!(err.is_timeout(), "{err}");
-        let mut c = conn(&hosted);
-        let next = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("b")
-                .query_async::<String>(&mut c)
-                .await
-        });
-        while hosted.state().pending.len() < 2 {
-            tokio::task::yield_now().await;
-        }
+        let next = sent::<String>(&hosted, get("b")).await;
         hosted.received(b"$4\r\nlate\r\n$4\r\nnext\r\n");
         assert_eq!(next.await.unwrap().unwrap(), "next");
     }
@@ -634,16 +602,7 @@ mod tests {
     #[tokio::test]
     async fn an_ended_socket_fails_what_waits_and_what_comes_after() {
         let (hosted, _wire) = hosted(Duration::from_secs(5));
-        let mut c = conn(&hosted);
-        let waiting = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("a")
-                .query_async::<String>(&mut c)
-                .await
-        });
-        while hosted.state().pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let waiting = sent::<String>(&hosted, get("a")).await;
         hosted.ended("read ECONNRESET");
         let err = waiting.await.unwrap().unwrap_err();
         assert!(err.is_connection_dropped(), "{err}");
@@ -657,16 +616,7 @@ mod tests {
     #[tokio::test]
     async fn garbage_from_the_server_ends_the_connection() {
         let (hosted, wire) = hosted(Duration::from_secs(5));
-        let mut c = conn(&hosted);
-        let waiting = tokio::spawn(async move {
-            redis::cmd("GET")
-                .arg("a")
-                .query_async::<String>(&mut c)
-                .await
-        });
-        while hosted.state().pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let waiting = sent::<String>(&hosted, get("a")).await;
         hosted.received(b"?what\r\n");
         assert!(waiting.await.unwrap().is_err());
         assert!(*wire.closed.lock().unwrap());

@@ -210,23 +210,10 @@ impl Settler {
             Ok(runtime) => runtime,
             Err(err) => return self.settled(env, style, Err(err)),
         };
-        let wake = self.wake(env)?;
-        let (deferred, promise) = promise(env)?;
-        if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
-            // The status may be ignored: Node fails this call only for a null
-            // function, and `wake` holds a live one.
-            // SAFETY: on the JavaScript thread, with the function this instance owns.
-            unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
-        }
+        let (wake, deferred, promise) = self.begin(env)?;
         let shared = Arc::clone(&self.shared);
         runtime.spawn(async move {
-            let outcome = AssertUnwindSafe(work)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(SessionError::Internal("the operation panicked".to_owned()))
-                });
-            lock(&shared.done).push((deferred, outcome, style));
+            completing(&shared, deferred, style, work).await;
             drop(wake);
             let _ = shared.poke();
         });
@@ -249,24 +236,12 @@ impl Settler {
             Ok(runtime) => runtime,
             Err(err) => return self.settled(env, style, Err(err)),
         };
-        let wake = self.wake(env)?;
-        let (deferred, promise) = promise(env)?;
-        if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
-            // SAFETY: as in `spawn`.
-            unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
-        }
+        let (_wake, deferred, promise) = self.begin(env)?;
         let shared = Arc::clone(&self.shared);
-        let future: LocalFuture = Box::pin(async move {
-            let outcome = AssertUnwindSafe(work)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(SessionError::Internal("the operation panicked".to_owned()))
-                });
-            lock(&shared.done).push((deferred, outcome, style));
-        });
         let task = Arc::new(Task {
-            future: Mutex::new(Some(future)),
+            future: Mutex::new(Some(Box::pin(async move {
+                completing(&shared, deferred, style, work).await;
+            }))),
             notified: AtomicBool::new(false),
             shared: Arc::clone(&self.shared),
         });
@@ -278,6 +253,20 @@ impl Settler {
             let _ = self.shared.poke();
         }
         Ok(promise)
+    }
+
+    /// A call begins: its Promise, and the threadsafe function referenced
+    /// (keeping Node alive) while any call is in flight.
+    fn begin<'env>(&self, env: &'env Env) -> Result<(Arc<Wake>, Deferred, Unknown<'env>)> {
+        let wake = self.wake(env)?;
+        let (deferred, promise) = promise(env)?;
+        if self.shared.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // The status may be ignored: Node fails this call only for a null
+            // function, and `wake` holds a live one.
+            // SAFETY: on the JavaScript thread, with the function this instance owns.
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), wake.raw()) };
+        }
+        Ok((wake, deferred, promise))
     }
 
     /// What a hosted connection's socket needs of this instance.
@@ -416,6 +405,18 @@ impl Handle {
         RUNNING.set(was);
         drain(env, &self.shared);
     }
+}
+
+/// Runs `work`, a panic in it being an error, and queues its outcome to be settled.
+async fn completing<F>(shared: &Shared, deferred: Deferred, style: Style, work: F)
+where
+    F: Future<Output = Outcome>,
+{
+    let outcome = AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(SessionError::Internal("the operation panicked".to_owned())));
+    lock(&shared.done).push((deferred, outcome, style));
 }
 
 /// Polls the ready tasks, and the ones they wake, until none is left.
