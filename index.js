@@ -22,6 +22,18 @@ const NODE_SOCKETS_VARIABLE = 'REDIS_SESSIONS_NODE_SOCKETS'
 const nodeSocketsFromEnvironment = () =>
   !['', '0', 'false', undefined].includes(process.env[NODE_SOCKETS_VARIABLE]?.toLowerCase())
 
+// get's `app` and `token`, read once (a getter runs once, inherited properties count, as the engine reads
+// them); undefined when the options are no object or a getter throws (the engine then reads and answers that).
+function readAppToken(options) {
+  if (options === null || typeof options !== 'object') return undefined
+  try {
+    const { app, token } = options
+    return { app, token }
+  } catch {
+    return undefined
+  }
+}
+
 // A callback gets its answer from a Promise reaction, not process.nextTick, which fake timers
 // replace (jest's modern ones too): a suite with fake timers still gets its answers, from Redis or
 // memory. What the callback throws still becomes an uncaught exception, never a rejection.
@@ -136,11 +148,14 @@ class RedisSessions extends EventEmitter {
     const legacy = callback !== undefined
     const app = appOf(options)
     if (name === 'get' && this.#hits !== undefined) {
-      const token =
-        typeof options === 'object' ? Object.getOwnPropertyDescriptor(options ?? {}, 'token')?.value : undefined
-      const hit = typeof app === 'string' && typeof token === 'string' ? this.#hits.lookup(app, token) : undefined
+      // Read once, as #get reads them (inherited properties too), so that the trace says what answered.
+      const read = readAppToken(options)
+      if (read === undefined) {
+        return trace({ method: name, app, cached: false }, () => this.#native.get(options, legacy), callback, soon)
+      }
+      const hit = this.#lookup(read)
       if (hit !== undefined) return trace({ method: name, app, cached: true }, () => hit, callback, soon)
-      return trace({ method: name, app, cached: false }, () => this.#get(options, legacy), callback, soon)
+      return trace({ method: name, app, cached: false }, () => this.#getRead(read, legacy), callback, soon)
     }
     const work = this.#memory
       ? () => this.#native[name](options, legacy, Date.now())
@@ -156,14 +171,18 @@ class RedisSessions extends EventEmitter {
   // A cache hit answers here, without the engine. The options' properties are
   // read once, as the engine reads them: a getter runs once.
   #get(options, legacy) {
-    if (options === null || typeof options !== 'object') return this.#native.get(options, legacy)
-    let app, token
-    try {
-      ;({ app, token } = options)
-    } catch {
-      // A getter that throws: the engine reads it again and answers its error.
-      return this.#native.get(options, legacy)
-    }
+    const read = readAppToken(options)
+    return read === undefined ? this.#native.get(options, legacy) : this.#getRead(read, legacy)
+  }
+
+  /** The cached answer for the `app` and `token` read, if any. */
+  #lookup({ app, token }) {
+    if (typeof app !== 'string' || typeof token !== 'string' || token.length !== 64) return undefined
+    return this.#hits.lookup(app, token)
+  }
+
+  #getRead(read, legacy) {
+    const { app, token } = read
     const hits = this.#hits
     if (typeof app === 'string' && typeof token === 'string' && token.length === 64) {
       const hit = hits.lookup(app, token)

@@ -99,6 +99,14 @@ describe('diagnostics', () => {
     assert.ok(gets.some(([, c]) => c.cached === false))
     assert.equal(gets.at(-1)[1].cached, true)
     assert.ok(!JSON.stringify(seen.map(([, c]) => ({ ...c, error: undefined }))).includes(token))
+
+    // Options whose app and token are inherited are a hit too, and traced as one (the context's app is read
+    // from an own data property only, as for every call).
+    const inherited = Object.create({ app: APP, token })
+    const hit = await rs.get({ app: APP, token })
+    const traced = await recording(async () => assert.equal(await rs.get(inherited), hit))
+    const start = traced.find(([event, c]) => event === 'start' && c.method === 'get')
+    assert.deepEqual(start[1], { method: 'get', app: undefined, cached: true })
   })
 
   it("a callback runs inside the stores bound to start, as OpenTelemetry's context propagation needs", async () => {
