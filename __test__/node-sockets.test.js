@@ -7,6 +7,7 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
+const path = require('node:path')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { connect } = require('./helpers/raw')
@@ -111,6 +112,24 @@ describe('Node sockets', () => {
     assert.ok(took >= 300 && took < 1000, `failed after ${took} ms`)
     await raw.client('UNPAUSE')
     await rs.quit()
+  })
+
+  it('Node sockets in worker threads that end with calls in flight: no crash, and the process ends', async () => {
+    const body = `const { Worker } = require('node:worker_threads')
+      const script = \`
+        const RedisSessions = require(\${JSON.stringify(require.resolve(${JSON.stringify(path.join(__dirname, '..'))}))})
+        const rs = new RedisSessions({ port: \${port}, namespace: 'ns6', wipe: 0 })
+        rs.create({ app: 'sockapp', id: 'user6', ip: '127.0.0.1', ttl: 60 }).then(({ token }) => {
+          for (let i = 0; i < 200; i++) rs.get({ app: 'sockapp', token })
+          require('node:worker_threads').parentPort.postMessage('busy')
+        })\`
+      for (let round = 0; round < 6; round++) {
+        const worker = new Worker(script, { eval: true, env: { ...process.env, REDIS_SESSIONS_NODE_SOCKETS: '1' } })
+        await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
+        await worker.terminate()
+      }
+      console.log('done')`
+    assert.equal(await inChild(body, {}), 'done')
   })
 
   it('a reply spread over many reads (soapp of 3,000 sessions) is answered whole, as on redis-rs', async () => {

@@ -122,7 +122,7 @@ impl NativeSessions {
         net: Option<Object>,
     ) -> Result<Self> {
         let mut warnings = Vec::new();
-        let settler = Settler::new();
+        let mut settler = Settler::new();
         let mut dialer = None;
         let config = read_options(&env, &options, &mut warnings)
             .and_then(Config::from_options)

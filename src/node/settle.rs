@@ -23,7 +23,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
@@ -31,7 +31,7 @@ use napi::bindgen_prelude::{FnArgs, FunctionRef, JsValue, Unknown};
 use napi::threadsafe_function::{
     ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
-use napi::{sys, Env, JsError, Result, Status};
+use napi::{sys, CleanupEnvHook, Env, JsError, Result, Status};
 
 use super::convert::{self, Cacheable, Output};
 use crate::operations::Reply;
@@ -103,6 +103,11 @@ struct Shared {
     jobs: Mutex<Vec<Job>>,
     /// A wake-up is on its way: no other is needed until it has run.
     poked: AtomicBool,
+    /// The JavaScript environment has ended (a worker thread exited): nothing
+    /// is posted, and nothing calls into JavaScript, any more.
+    gone: AtomicBool,
+    /// What to do when it ends (`Handle::at_environment_end`).
+    at_end: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     /// Operations started and not yet settled; changed only on the JavaScript thread.
     in_flight: AtomicUsize,
     closed: AtomicBool,
@@ -131,6 +136,9 @@ impl Shared {
     /// Has the JavaScript thread run `drain` soon; false when it cannot
     /// (the instance has quit, or its environment is shutting down).
     fn poke(&self) -> bool {
+        if self.gone.load(Ordering::Acquire) {
+            return false;
+        }
         if self.poked.swap(true, Ordering::AcqRel) {
             return true;
         }
@@ -158,12 +166,16 @@ impl Shared {
 
 pub struct Settler {
     shared: Arc<Shared>,
+    /// With a hosted connection: the hook that ends it with the environment,
+    /// removed if this instance goes first.
+    cleanup: Option<(sys::napi_env, CleanupEnvHook<Weak<Shared>>)>,
 }
 
 impl Settler {
     pub fn new() -> Self {
         Self {
             shared: Arc::new(Shared::default()),
+            cleanup: None,
         }
     }
 
@@ -277,8 +289,16 @@ impl Settler {
     }
 
     /// Builds the threadsafe function now, so that `post` works before the first call.
-    pub fn prepare(&self, env: &Env) -> Result<()> {
-        self.wake(env).map(drop)
+    /// Also ends what waits on the JavaScript thread when its environment
+    /// ends (a worker thread exiting with calls in flight): otherwise those
+    /// tasks, never polled again, would keep their instance alive.
+    pub fn prepare(&mut self, env: &Env) -> Result<()> {
+        self.wake(env)?;
+        if self.cleanup.is_none() {
+            let hook = env.add_env_cleanup_hook(Arc::downgrade(&self.shared), environment_ended)?;
+            self.cleanup = Some((env.raw(), hook));
+        }
+        Ok(())
     }
 
     /// A Promise already settled with `outcome`.
@@ -305,7 +325,31 @@ impl Settler {
 impl Drop for Settler {
     fn drop(&mut self) {
         self.close();
+        // Dropped by its instance's finalizer, on the JavaScript thread of that
+        // env. With calls still in flight (the environment may be ending) the
+        // hook stays, to end them; it does nothing once they are gone.
+        let idle = self.shared.in_flight.load(Ordering::Acquire) == 0;
+        if let (Some((env, hook)), true) = (self.cleanup.take(), idle) {
+            if !self.shared.gone.load(Ordering::Acquire) {
+                let _ = Env::from_raw(env).remove_env_cleanup_hook(hook);
+            }
+        }
     }
+}
+
+/// The environment's cleanup hook: what waits is ended and let go, without
+/// calling into JavaScript (Node is tearing it down).
+fn environment_ended(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else {
+        return;
+    };
+    shared.gone.store(true, Ordering::Release);
+    for end in std::mem::take(&mut *lock(&shared.at_end)) {
+        end();
+    }
+    drop(std::mem::take(&mut *lock(&shared.ready)));
+    drop(std::mem::take(&mut *lock(&shared.jobs)));
+    drop(std::mem::take(&mut *lock(&shared.done)));
 }
 
 fn promise(env: &Env) -> Result<(Deferred, Unknown<'_>)> {
@@ -389,6 +433,16 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// Has `end` run when the JavaScript environment ends.
+    pub fn at_environment_end(&self, end: Box<dyn FnOnce() + Send>) {
+        lock(&self.shared.at_end).push(end);
+    }
+
+    /// Whether the JavaScript environment has ended: then nothing may call into it.
+    pub fn is_gone(&self) -> bool {
+        self.shared.gone.load(Ordering::Acquire)
+    }
+
     /// Has `job` run on the JavaScript thread soon. False when the instance
     /// has quit (its threadsafe function is gone) or its environment is
     /// shutting down: then it never runs.

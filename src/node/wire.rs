@@ -34,6 +34,8 @@ unsafe impl Send for JsRef {}
 /// Opens sockets with `net.connect` on the instance's JavaScript thread.
 pub struct NodeDialer {
     js_thread: ThreadId,
+    /// The connections it opened, ended with the JavaScript environment.
+    live: Arc<Mutex<Vec<Weak<Hosted>>>>,
     /// The `net` module, until quit.
     net: Arc<Mutex<Option<JsRef>>>,
     settler: Handle,
@@ -49,8 +51,18 @@ impl NodeDialer {
         napi::check_status!(unsafe {
             sys::napi_create_reference(env.raw(), net.raw(), 1, &mut raw)
         })?;
+        let live: Arc<Mutex<Vec<Weak<Hosted>>>> = Arc::default();
+        let ending = Arc::clone(&live);
+        settler.at_environment_end(Box::new(move || {
+            for hosted in std::mem::take(&mut *lock(&ending)) {
+                if let Some(hosted) = hosted.upgrade() {
+                    hosted.ended("the JavaScript environment has ended");
+                }
+            }
+        }));
         Ok(Self {
             js_thread: thread::current().id(),
+            live,
             net: Arc::new(Mutex::new(Some(JsRef {
                 env: env.raw(),
                 raw,
@@ -75,6 +87,11 @@ impl NodeDialer {
 
 impl Dialer for NodeDialer {
     fn dial(&self, address: &Address, keep_alive: Duration, to: &Arc<Hosted>) -> Arc<dyn Wire> {
+        {
+            let mut live = lock(&self.live);
+            live.retain(|hosted| hosted.strong_count() > 0);
+            live.push(Arc::downgrade(to));
+        }
         let wire = Arc::new_cyclic(|me| NodeWire {
             me: me.clone(),
             js_thread: self.js_thread,
@@ -314,6 +331,9 @@ impl NodeWire {
     }
 
     fn env(&self) -> Option<Env> {
+        if self.settler.is_gone() {
+            return None;
+        }
         let env = lock(&self.socket).as_ref().map(|socket| socket.env)?;
         // Only called on the JavaScript thread of that env (callers check).
         Some(Env::from_raw(env))
