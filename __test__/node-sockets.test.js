@@ -7,7 +7,6 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
-const path = require('node:path')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
 const { connect } = require('./helpers/raw')
@@ -117,7 +116,7 @@ describe('Node sockets', () => {
   it('Node sockets in worker threads that end with calls in flight: no crash, and the process ends', async () => {
     const body = `const { Worker } = require('node:worker_threads')
       const script = \`
-        const RedisSessions = require(\${JSON.stringify(require.resolve(${JSON.stringify(path.join(__dirname, '..'))}))})
+        const RedisSessions = require(\${JSON.stringify(${JSON.stringify(require.resolve('..'))})})
         const rs = new RedisSessions({ port: \${port}, namespace: 'ns6', wipe: 0 })
         rs.create({ app: 'sockapp', id: 'user6', ip: '127.0.0.1', ttl: 60 }).then(({ token }) => {
           for (let i = 0; i < 200; i++) rs.get({ app: 'sockapp', token })
