@@ -36,7 +36,7 @@ macro_rules! scripts {
 }
 
 scripts! {
-    GET = ["flags.lua", "session.lua", "touch.lua"] "get.lua",
+    GET = ["flags.lua", "session.lua", "touch.lua", "read.lua"] "get.lua",
     SET = ["flags.lua", "session.lua", "touch.lua"] "set.lua",
     KILL = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "kill.lua",
     KILLSOID = ["handle.lua", "flags.lua", "events.lua", "types.lua"] "killsoid.lua",
@@ -45,7 +45,7 @@ scripts! {
     KILL_HANDLE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "kill_handle.lua",
     CREATE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua", "kill_one.lua"] "create.lua",
     ROTATE = ["handle.lua", "flags.lua", "events.lua", "session.lua", "types.lua"] "rotate.lua",
-    TOUCH = ["flags.lua", "session.lua", "touch.lua"] "touch_session.lua",
+    TOUCH = ["flags.lua", "session.lua", "touch.lua", "read.lua"] "touch_session.lua",
     CREATE_WITH_TOKEN = ["handle.lua", "flags.lua", "events.lua", "types.lua"] "create_token.lua",
     MOVE_TO_ID = ["flags.lua", "session.lua", "types.lua"] "move_to_id.lua",
     ADOPT = ["flags.lua", "session.lua", "types.lua"] "adopt.lua",

@@ -2,12 +2,8 @@
 -- ARGV: now, app, token, then touchAfter (seconds) when it is on or flags are sent, then the flags
 -- Returns the fields as they were before this read, or nil.
 read_flags(ARGV[5])
-local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[4], now, true)
-if not f then return false end
-local bad = check_counter('r', f[2])
-if bad then return bad end
-local no_resave = f[8] == '1'
+local refused, f, ttl, idle, no_resave = load_read(KEYS[4], tonumber(ARGV[1]))
+if refused ~= nil then return refused end
 if no_resave then ttl = ttl - idle end
 -- Lazy touch: inside the window a read writes nothing. A ttl not above the
 -- window is always touched, or reads alone could never keep the session alive.

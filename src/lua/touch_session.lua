@@ -5,12 +5,8 @@
 -- seconds from now), which cached answers are told about.
 -- Returns the fields as they were before, or nil.
 read_flags(ARGV[6])
-local now = tonumber(ARGV[1])
-local f, ttl, idle = load_live(KEYS[4], now, true)
-if not f then return false end
-local bad = check_counter('r', f[2])
-if bad then return bad end
-local no_resave = f[8] == '1'
+local refused, f, ttl, idle, no_resave = load_read(KEYS[4], tonumber(ARGV[1]))
+if refused ~= nil then return refused end
 local new_ttl = tonumber(ARGV[4])
 if new_ttl then
   ttl = new_ttl
