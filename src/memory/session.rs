@@ -67,7 +67,32 @@ fn beyond_max(space: &Space, app: &str, id: &str, keep: &str, max: f64, now: f64
         .collect()
 }
 
+/// A live session that a read, set or touch refreshes, as `load_live` (and
+/// `load_read`) find it.
+struct Used {
+    /// The name it is stored under.
+    name: String,
+    /// The counters as stored, which a session's `Session` view holds as numbers.
+    r: i64,
+    w: i64,
+    /// The session before this call; its ttl is the one a refresh keeps (for
+    /// `no_resave`, what is left of it).
+    before: Session,
+}
+
 impl Sessions {
+    /// The live session a caller names by `token`, with what a refresh of it starts from.
+    fn used(&self, space: &mut Space, app: &str, token: &str, now: Now) -> Option<Used> {
+        let name = self.name(space, app, token);
+        let record = self.named(space, app, &name, now)?;
+        Some(Used {
+            name,
+            r: record.r,
+            w: record.w,
+            before: record.view(now.secs)?,
+        })
+    }
+
     pub fn create(&self, input: input::Create<'_>, now: Now) -> Result<String> {
         let input::Create {
             app,
@@ -122,8 +147,7 @@ impl Sessions {
         }
         self.admit()?;
         let mut space = self.lock(now);
-        let name = self.name(&mut space, app, token);
-        let outcome = self.read(&mut space, app, &name, now);
+        let outcome = self.read(&mut space, app, token, now);
         if let Some(cache) = &self.cache {
             // Under the store's lock, so no set or kill falls between the read and the fill.
             cache.fill(&key, outcome.as_ref().ok().and_then(Option::as_ref), now.ms);
@@ -131,28 +155,26 @@ impl Sessions {
         outcome
     }
 
-    /// `get.lua`: the session before this read; with `touchAfter`, a read
-    /// within that many seconds of the last touch writes nothing.
+    /// `get.lua`: the session `token` names as it was before this read; with
+    /// `touchAfter`, a read within that many seconds of the last touch writes nothing.
     fn read(&self, space: &mut Space, app: &str, token: &str, now: Now) -> Result<Option<Session>> {
-        let Some(record) = self.named(space, app, token, now) else {
+        let Some(used) = self.used(space, app, token, now) else {
             return Ok(None);
         };
-        let before = record.view(now.secs);
-        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
-        let r = counted(record.r, "r")?;
-        let ttl = if record.no_resave { ttl - idle } else { ttl };
+        let token = used.name.as_str();
+        let r = counted(used.r, "r")?;
         let touch_after = self.touch_after;
-        if touch_after > 0.0 && idle < touch_after && ttl > touch_after {
-            return Ok(before);
+        if touch_after > 0.0 && used.before.idle < touch_after && used.before.ttl > touch_after {
+            return Ok(Some(used.before));
         }
-        space.touch(app, token, ttl, now.secs);
+        space.touch(app, token, used.before.ttl, now.secs);
         if let Some(record) = space.record_mut(app, token) {
             record.r = r;
-            if idle > 1.0 {
+            if used.before.idle > 1.0 {
                 record.la = now.secs;
             }
         }
-        Ok(before)
+        Ok(Some(used.before))
     }
 
     /// `set.lua`: `d` merged key by key; the session after the update.
@@ -164,22 +186,18 @@ impl Sessions {
             ..
         } = input;
         let mut space = self.lock(now);
-        let name = self.name(&mut space, app, token);
-        let token = name.as_str();
-        let Some(record) = self.named(&space, app, token, now) else {
+        let Some(used) = self.used(&mut space, app, token, now) else {
             return Ok(None);
         };
-        let Some(mut session) = record.view(now.secs) else {
-            return Ok(None);
-        };
-        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
-        let w = counted(record.w, "w")?;
-        let merged = d::merge(record.d(), patch).map_err(SessionError::CorruptSession)?;
-        let ttl = if record.no_resave { ttl - idle } else { ttl };
-        space.touch(app, token, ttl, now.secs);
+        let token = used.name.as_str();
+        let w = counted(used.w, "w")?;
+        let merged =
+            d::merge(used.before.d.as_deref(), patch).map_err(SessionError::CorruptSession)?;
+        let mut session = used.before;
+        space.touch(app, token, session.ttl, now.secs);
         if let Some(record) = space.record_mut(app, token) {
             record.w = w;
-            if idle > 1.0 {
+            if session.idle > 1.0 {
                 record.la = now.secs;
             }
             record.set_d(merged.as_deref());
@@ -200,28 +218,18 @@ impl Sessions {
             ..
         } = input;
         let mut space = self.lock(now);
-        let name = self.name(&mut space, app, token);
-        let token = name.as_str();
-        let Some(record) = self.named(&space, app, token, now) else {
+        let Some(used) = self.used(&mut space, app, token, now) else {
             return Ok(None);
         };
-        let Some(before) = record.view(now.secs) else {
-            return Ok(None);
-        };
-        let (ttl, idle) = record.live(now.secs).unwrap_or_default();
-        let r = counted(record.r, "r")?;
-        let ttl = match new_ttl {
-            Some(new_ttl) => new_ttl,
-            None if record.no_resave => ttl - idle,
-            None => ttl,
-        };
-        space.touch(app, token, ttl, now.secs);
+        let token = used.name.as_str();
+        let r = counted(used.r, "r")?;
+        space.touch(app, token, new_ttl.unwrap_or(used.before.ttl), now.secs);
         if let Some(record) = space.record_mut(app, token) {
             record.r = r;
             if let Some(new_ttl) = new_ttl {
                 record.ttl = new_ttl;
                 record.la = now.secs;
-            } else if idle > 1.0 {
+            } else if used.before.idle > 1.0 {
                 record.la = now.secs;
             }
         }
@@ -229,8 +237,8 @@ impl Sessions {
             space.publish(app, token);
         }
         Ok(Some(Session {
-            ttl: new_ttl.unwrap_or(before.ttl),
-            ..before
+            ttl: new_ttl.unwrap_or(used.before.ttl),
+            ..used.before
         }))
     }
 
