@@ -38,7 +38,8 @@
 //!   `store/touch` (the two methods of issue 17 whose scripts are
 //!   `lua/rotate.lua` and `lua/touch_session.lua`), `store/express` (the
 //!   express store's `createWithToken` and `moveToId`: `lua/create_token.lua`,
-//!   `lua/move_to_id.lua`), `cache` and `subscriber` (what
+//!   `lua/move_to_id.lua`), `store/target` (the session a call names by its
+//!   token: its stored name and its bucket's keys), `cache` and `subscriber` (what
 //!   the in-process cache must forget, and its invalidation over pub/sub;
 //!   with `events`, the session events heard there too), `sharded` (in
 //!   cluster mode on Redis 7, the events over sharded pub/sub, one channel

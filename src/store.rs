@@ -27,10 +27,12 @@ use crate::subscriber;
 use crate::token;
 use crate::wipe;
 use futures_util::future::try_join_all;
+use target::Target;
 
 mod express;
 mod migrate;
 mod rotate;
+mod target;
 mod touch;
 pub use migrate::Step;
 
@@ -388,9 +390,8 @@ impl Store {
     pub async fn get_uncached(&self, input: input::Get<'_>) -> Result<Option<Session>> {
         let input::Get { app, token, .. } = input;
         let now = now_secs();
-        let stored = self.names.stored(token);
         let flags = self.lookup_flags();
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(None);
         };
         if let (Some(cache), true) = (&self.cache, self.names.hashing.is_on()) {
@@ -418,8 +419,7 @@ impl Store {
             d: patch,
             ..
         } = input;
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(None);
         };
         let now = now_secs();
@@ -459,8 +459,7 @@ impl Store {
             SessionRef::Token(token) => token,
             SessionRef::Handle { id, handle } => return self.kill_by_handle(app, id, handle).await,
         };
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(0);
         };
         let channel = self.layout.base().cache_channel();

@@ -16,6 +16,7 @@
 //! `killsoid` clears the list. `rotate` (`store/rotate`) keeps this listing
 //! too, after its script.
 
+use super::target::Target;
 use super::Store;
 use crate::clock::now_secs;
 use crate::data::{self, JsText};
@@ -41,8 +42,7 @@ impl Store {
             d: entries,
             ..
         } = input;
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(None);
         };
         let now = now_secs();
@@ -109,8 +109,7 @@ impl Store {
     /// 1 when the live session is now the id's, 0 when there is none.
     pub async fn move_to_id(&self, input: input::MoveToId<'_>) -> Result<i64> {
         let input::MoveToId { app, token, id, .. } = input;
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(0);
         };
         let channel = self.layout.base().cache_channel();

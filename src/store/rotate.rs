@@ -12,6 +12,7 @@
 
 use redis::Value;
 
+use super::target::Target;
 use super::Store;
 use crate::clock::{now_millis, now_secs};
 use crate::error::Result;
@@ -23,8 +24,7 @@ impl Store {
     /// names the old one's bucket, so in cluster mode both hashes share a slot.
     pub async fn rotate(&self, input: input::Rotate<'_>) -> Result<Option<String>> {
         let input::Rotate { app, token, .. } = input;
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(None);
         };
         let mut new_token = token::create(now_millis())?;

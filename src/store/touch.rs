@@ -1,6 +1,7 @@
 //! `touch`: a touching `get` that may also give the session a new idle
 //! timeout, in one atomic script.
 
+use super::target::Target;
 use super::Store;
 use crate::clock::now_secs;
 use crate::error::Result;
@@ -15,8 +16,7 @@ impl Store {
         let input::Touch {
             app, token, ttl, ..
         } = input;
-        let stored = self.names.stored(token);
-        let Some(keys) = self.layout.for_token(&stored) else {
+        let Some(Target { stored, keys }) = self.target(token) else {
             return Ok(None);
         };
         let now = now_secs();
