@@ -340,21 +340,29 @@ impl NodeWire {
     }
 }
 
-impl Wire for NodeWire {
-    fn flush(&self) {
+impl NodeWire {
+    /// Runs `work` on the socket's JavaScript thread: now if this is it,
+    /// else posted there. False when it cannot be posted (the instance has
+    /// quit, or its environment has ended).
+    fn on_own_thread(&self, work: fn(&NodeWire, &Env)) -> bool {
         if self.on_js_thread() {
             if let Some(env) = self.env() {
-                self.write_now(&env);
+                work(self, &env);
             }
-            return;
+            return true;
         }
         let me = self.me.clone();
-        let posted = self.settler.post(Box::new(move |env| {
+        self.settler.post(Box::new(move |env| {
             if let Some(wire) = me.upgrade() {
-                wire.write_now(env);
+                work(&wire, env);
             }
-        }));
-        if !posted {
+        }))
+    }
+}
+
+impl Wire for NodeWire {
+    fn flush(&self) {
+        if !self.on_own_thread(NodeWire::write_now) {
             if let Some(hosted) = self.hosted.upgrade() {
                 hosted.ended("the instance has quit, or its JavaScript environment has ended");
             }
@@ -378,18 +386,7 @@ impl Wire for NodeWire {
 
     fn close(&self) {
         *lock(&self.closing) = true;
-        if self.on_js_thread() {
-            if let Some(env) = self.env() {
-                self.destroy(&env);
-            }
-            return;
-        }
-        let me = self.me.clone();
         // Not posted once the environment has ended: Node has closed the socket.
-        let _ = self.settler.post(Box::new(move |env| {
-            if let Some(wire) = me.upgrade() {
-                wire.destroy(env);
-            }
-        }));
+        let _ = self.on_own_thread(NodeWire::destroy);
     }
 }
