@@ -182,6 +182,39 @@ describe('killall', () => {
   })
 })
 
+describe('count and killsoid with except (ours), in both styles', () => {
+  const app = 'countapp'
+  const create = (id) => rs.create({ app, id, ip: '127.0.0.1', ttl: 60 }).then(({ token }) => token)
+
+  it('count answers the live sessions of the app', async () => {
+    assert.deepEqual(await rs.count({ app }), { count: 0 })
+    for (const id of ['ann', 'ann', 'bob']) await create(id)
+    assert.deepEqual(await rs.count({ app }), { count: 3 })
+    assert.deepEqual(await viaCallback(rs.count, { app }), [null, { count: 3 }])
+    const [err] = await viaCallback(rs.count, {})
+    assert.equal(err.name, 'missingParameter')
+    await rs.killall({ app })
+  })
+
+  it('killsoid with except kills every other session of the id, and keeps that one', async () => {
+    const keepA = await create('cat')
+    const otherA = [await create('cat'), await create('cat')]
+    assert.deepEqual(await rs.killsoid({ app, id: 'cat', except: keepA }), { kill: 2 })
+    for (const token of otherA) assert.equal(await rs.get({ app, token }), null)
+    assert.equal((await rs.get({ app, token: keepA })).id, 'cat')
+
+    const keepB = await create('dan')
+    const otherB = await create('dan')
+    assert.deepEqual(await viaCallback(rs.killsoid, { app, id: 'dan', except: keepB }), [null, { kill: 1 }])
+    const [, gone] = await viaCallback(rs.get, { app, token: otherB })
+    assert.deepEqual(gone, {})
+    assert.equal((await rs.get({ app, token: keepB })).id, 'dan')
+    // Without except, every session of the id, as the reference.
+    assert.deepEqual(await rs.killsoid({ app, id: 'dan' }), { kill: 1 })
+    await rs.killall({ app })
+  })
+})
+
 describe('options', () => {
   it('namespace changes every key', async () => {
     const other = new RedisSessions({ port: server.port, namespace: 'myns', wipe: 0 })
