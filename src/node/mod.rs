@@ -6,6 +6,7 @@
 
 mod args;
 mod convert;
+mod dispatch;
 mod invalidate;
 mod options;
 mod runtime;

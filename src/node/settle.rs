@@ -224,7 +224,7 @@ impl Settler {
         };
         let (wake, deferred, promise) = self.begin(env)?;
         let shared = Arc::clone(&self.shared);
-        runtime.spawn(async move {
+        super::dispatch::run(runtime, async move {
             completing(&shared, deferred, style, work).await;
             drop(wake);
             let _ = shared.poke();
