@@ -11,12 +11,14 @@
 //   node benchmark/express.js [--rounds 5] [--seconds 3]
 //   BENCH_THREADS=1   also the server's CPU per request by thread name (node, the engine's)
 //   BENCH_PROFILE=DIR each server writes a CPU profile there (node --cpu-prof)
+//   BENCH_COMMANDS=1  also Redis's commands per request and their µs per call (INFO commandstats) per measured run
+//   BENCH_CONCURRENCY=1,100  which concurrencies
 //   BENCH_STORES=connect-redis,memory,rs,rs-lazy  which stores (connect-redis and memory are the baselines);
 //                     rs-lazy is this store on an engine with `touchAfter: 60`; rs-node-sockets with
 //                     REDIS_SESSIONS_NODE_SOCKETS=1 (Node's socket driven on the JavaScript thread)
 const http = require('node:http')
 const fs = require('node:fs')
-const { fork } = require('node:child_process')
+const { fork, spawnSync } = require('node:child_process')
 const { startRedis } = require('../__test__/helpers/redis-server')
 const { cpuTicks, machineTicks, clkTck, machineInfo, median, int, table } = require('./measure')
 
@@ -31,7 +33,7 @@ const NAMES = {
   'rs-node-sockets': 'redis-sessions-rs, REDIS_SESSIONS_NODE_SOCKETS=1',
 }
 const USERS = 200
-const CONCURRENCY = [1, 100]
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,100").split(",").map(Number)
 const WRITE_SHARE = 0.1
 
 function option(name, fallback) {
@@ -120,7 +122,8 @@ async function signIn(port) {
 }
 
 /** c clients for `seconds`, each request a random user's read (90%) or write (10%); every answer checked. */
-async function load(server, cookies, c, seconds, redisPid) {
+async function load(server, cookies, c, seconds, redis) {
+  const redisPid = redis.child.pid
   const agent = new http.Agent({ keepAlive: true, maxSockets: c })
   let done = 0
   let stop = false
@@ -143,6 +146,7 @@ async function load(server, cookies, c, seconds, redisPid) {
   done = 0
   const start = { at: process.hrtime.bigint(), server: cpuTicks(server.child.pid), redis: cpuTicks(redisPid) }
   const threadsBefore = threadTicks(server.child.pid)
+  if (process.env.BENCH_COMMANDS) spawnSync('redis-cli', ['-p', String(redis.port), 'CONFIG', 'RESETSTAT'])
   const machine = machineTicks()
   const self = process.cpuUsage()
   setTimeout(() => (stop = true), seconds * 1000)
@@ -160,6 +164,14 @@ async function load(server, cookies, c, seconds, redisPid) {
       per[name] = Math.round(((t - (threadsBefore[name] ?? 0)) * 1e6) / clkTck / done)
     }
     process.stderr.write(`${server.kind} c=${c} server CPU µs/req by thread name: ${JSON.stringify(per)}\n`)
+  }
+  if (process.env.BENCH_COMMANDS) {
+    const stats = spawnSync('redis-cli', ['-p', String(redis.port), 'INFO', 'commandstats'], { encoding: 'utf8' })
+    const per = []
+    for (const m of stats.stdout.matchAll(/cmdstat_(\w+):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/g)) {
+      if (m[1] !== 'config') per.push(`${m[1]} ${(Number(m[2]) / done).toFixed(2)}/req ${m[3]} µs`)
+    }
+    process.stderr.write(`${server.kind} c=${c} redis commands: ${per.join(', ')}\n`)
   }
   agent.destroy()
   return {
@@ -200,7 +212,7 @@ async function main() {
         // The order rotates each round, so the machine's noise falls on every store alike.
         const order = servers.map((_, i) => servers[(i + round) % servers.length])
         for (const server of order) {
-          const r = await load(server, server.cookies, c, seconds, redis.child.pid)
+          const r = await load(server, server.cookies, c, seconds, redis)
           ;(results[`${server.kind} c=${c}`] ??= []).push(r)
           process.stderr.write(
             `round ${round + 1} c=${c} ${server.kind}: ${int(r.rps)} req/s, ` +
