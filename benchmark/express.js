@@ -15,7 +15,8 @@
 //   BENCH_CONCURRENCY=1,100  which concurrencies
 //   BENCH_STORES=connect-redis,memory,rs,rs-lazy  which stores (connect-redis and memory are the baselines);
 //                     rs-lazy is this store on an engine with `touchAfter: 60`; rs-node-sockets with
-//                     REDIS_SESSIONS_NODE_SOCKETS=1 (Node's socket driven on the JavaScript thread)
+//                     REDIS_SESSIONS_NODE_SOCKETS=1 (Node's socket driven on the JavaScript thread);
+//                     rs-lazy-node-sockets both
 const http = require('node:http')
 const fs = require('node:fs')
 const { fork, spawnSync } = require('node:child_process')
@@ -31,9 +32,10 @@ const NAMES = {
   'rs-cache': 'redis-sessions-rs, cachetime 30',
   'rs-lazy': 'redis-sessions-rs, touchAfter 60',
   'rs-node-sockets': 'redis-sessions-rs, REDIS_SESSIONS_NODE_SOCKETS=1',
+  'rs-lazy-node-sockets': 'redis-sessions-rs, touchAfter 60, REDIS_SESSIONS_NODE_SOCKETS=1',
 }
 const USERS = 200
-const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,100").split(",").map(Number)
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,100').split(',').map(Number)
 const WRITE_SHARE = 0.1
 
 function option(name, fallback) {
@@ -55,7 +57,7 @@ async function serve(kind, redisPort) {
     const RedisSessions = require('..')
     const { RedisSessionsStore } = require('../express')
     const cachetime = kind === 'rs-cache' ? 30 : 0
-    const touchAfter = kind === 'rs-lazy' ? 60 : 0
+    const touchAfter = kind.startsWith('rs-lazy') ? 60 : 0
     const client = new RedisSessions({ port: redisPort, namespace: kind, cachetime, touchAfter })
     store = new RedisSessionsStore({ client, app: 'bench' })
   } else {
@@ -193,7 +195,7 @@ async function main() {
     for (const kind of STORES) {
       // BENCH_PROFILE=DIR: each server writes a CPU profile there (node --cpu-prof).
       const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
-      const env = kind === 'rs-node-sockets' ? { ...process.env, REDIS_SESSIONS_NODE_SOCKETS: '1' } : process.env
+      const env = kind.endsWith('node-sockets') ? { ...process.env, REDIS_SESSIONS_NODE_SOCKETS: '1' } : process.env
       const child = fork(__filename, ['--serve', kind, String(redis.port)], {
         execArgv,
         env,
