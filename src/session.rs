@@ -61,6 +61,48 @@ pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
     Ok(Some(session))
 }
 
+/// What the get script answers without writing anything, told from the
+/// same fields read by a plain HMGET (`touchAfter`'s lazy reads):
+/// `Some(None)` for no live session, `Some(Some(session))` for one read
+/// inside the window of `window` seconds. `None` when the script must
+/// decide: a touch is due, or a field the script reads otherwise than
+/// `decode` does (a read counter it would refuse, a ttl or last access that
+/// is not a finite number, a hashed session's marker without `hashing`).
+pub fn inside_window(
+    fields: &[Option<String>],
+    now: f64,
+    window: f64,
+    hashing: bool,
+) -> Result<Option<Option<Session>>> {
+    let field = |i: usize| fields.get(i).and_then(Option::as_deref);
+    if field(0).is_none() {
+        return Ok(Some(None));
+    }
+    let finite = |i: usize| field(i).is_none_or(|text| to_number(Some(text)).is_finite());
+    let scripted = (field(9).is_some() && !hashing) || !plain_counter(field(1));
+    if scripted || !finite(3) || !finite(5) {
+        return Ok(None);
+    }
+    match decode_without_d(fields, now) {
+        None => Ok(Some(None)),
+        Some(s) if s.idle < window && s.ttl > window => decode(fields, now).map(Some),
+        Some(_) => Ok(None),
+    }
+}
+
+/// A read counter the scripts count on without a check failing: absent,
+/// `0`, or Redis's integer syntax far from the 64-bit limits.
+fn plain_counter(value: Option<&str>) -> bool {
+    let Some(text) = value else {
+        return true;
+    };
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    text == "0"
+        || (!digits.starts_with('0')
+            && (1..=18).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// As `decode`, for a listing (soid, soapp): a session whose `d` is not a
 /// JSON object is listed without `d`, so one unreadable session neither
 /// hides the others nor disappears from the list.
@@ -135,6 +177,99 @@ mod tests {
         assert_eq!(s.ip.as_deref(), Some("1.2.3.4"));
         assert!(!s.no_resave);
         assert_eq!(s.d.as_deref(), Some("{\"a\":1}"));
+    }
+
+    /// A session of ttl 3600 last used at `la`, read at 1000 with a 60 s window.
+    fn windowed(la: &str, r: &str, extra: &[(usize, &str)]) -> Vec<Option<String>> {
+        let mut raw = fields([
+            Some("u"),
+            Some(r),
+            Some("1"),
+            Some("3600"),
+            Some("{\"a\":1}"),
+            Some(la),
+            Some("ip"),
+            None,
+        ]);
+        raw.extend([None, None]);
+        for (i, v) in extra {
+            raw[*i] = Some((*v).to_owned());
+        }
+        raw
+    }
+
+    #[test]
+    fn inside_the_window_a_plain_read_is_the_answer() {
+        let answer = inside_window(&windowed("950", "7", &[]), 1000.0, 60.0, false).unwrap();
+        let s = answer.unwrap().unwrap();
+        assert_eq!(
+            (s.r, s.idle, s.d.as_deref()),
+            (7.0, 50.0, Some("{\"a\":1}"))
+        );
+        // Missing, idled out or past its end: no session, as the script answers.
+        assert_eq!(
+            inside_window(&vec![None; 10], 1000.0, 60.0, false).unwrap(),
+            Some(None)
+        );
+        let idled = windowed("950", "1", &[(3, "30")]);
+        assert_eq!(
+            inside_window(&idled, 1000.0, 60.0, false).unwrap(),
+            Some(None)
+        );
+        let ended = windowed("950", "1", &[(8, "1000")]);
+        assert_eq!(
+            inside_window(&ended, 1000.0, 60.0, false).unwrap(),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn the_script_decides_a_due_touch_and_what_it_reads_otherwise() {
+        let script =
+            |raw: Vec<Option<String>>, hashing| inside_window(&raw, 1000.0, 60.0, hashing).unwrap();
+        assert_eq!(
+            script(windowed("940", "1", &[]), false),
+            None,
+            "60 s idle: due"
+        );
+        assert_eq!(
+            script(windowed("999", "1", &[(3, "50")]), false),
+            None,
+            "ttl within the window"
+        );
+        assert_eq!(
+            script(windowed("950", "1", &[(3, "100"), (7, "1")]), false),
+            None,
+            "no_resave: 50 s left"
+        );
+        for r in [
+            "01",
+            "+1",
+            "1.5",
+            "x",
+            "9223372036854775807",
+            "1234567890123456789",
+        ] {
+            assert_eq!(
+                script(windowed("990", r, &[]), false),
+                None,
+                "read counter {r}"
+            );
+        }
+        assert!(script(windowed("990", "-12", &[]), false).is_some());
+        assert_eq!(
+            script(windowed("990", "1", &[(3, "Infinity")]), false),
+            None
+        );
+        assert_eq!(script(windowed("990", "1", &[(5, "soon")]), false), None);
+        assert_eq!(
+            script(windowed("990", "1", &[(9, "1")]), false),
+            None,
+            "a marker without hashing"
+        );
+        assert!(script(windowed("990", "1", &[(9, "1")]), true).is_some());
+        let corrupt = windowed("990", "1", &[(4, "[1]")]);
+        assert!(inside_window(&corrupt, 1000.0, 60.0, false).is_err());
     }
 
     #[test]

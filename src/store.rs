@@ -398,6 +398,9 @@ impl Store {
             cache.remember(&keys::cache_key(app, &stored), &keys::cache_key(app, token));
         }
         let read = || async {
+            if let Some(answer) = self.read_inside_window(keys, app, &stored, now).await? {
+                return Ok(answer);
+            }
             let invocation =
                 scripts::get(keys, app, &stored, now, self.touch_after, flags.as_deref());
             let value: redis::Value = self
@@ -410,6 +413,37 @@ impl Store {
         };
         self.by_token(keys, app, token, &stored, Option::is_none, read)
             .await
+    }
+
+    /// With `touchAfter`, a get reads the session with a plain HMGET first:
+    /// inside the window the get script would write nothing and answer these
+    /// same fields, so they are the answer, at a fraction of a script's cost
+    /// to Redis (`benchmark/NOTES.md`). `None` (the script decides) for a
+    /// session due a touch, and for anything the script reads otherwise than
+    /// `session::decode`: a garbled read counter, ttl or last access, or a
+    /// hashed session's marker without `hashTokens`.
+    async fn read_inside_window(
+        &self,
+        keys: &Keys,
+        app: &str,
+        stored: &str,
+        now: u64,
+    ) -> Result<Option<Option<Session>>> {
+        if self.touch_after == 0 {
+            return Ok(None);
+        }
+        let mut read = redis::cmd("HMGET");
+        read.arg(keys.session(app, stored)).arg(&FIELDS[..]);
+        let value: redis::Value = self.exec(async |conn| read.query_async(conn).await).await?;
+        let Some(fields) = reply::fields(&value, "get")? else {
+            return Ok(None);
+        };
+        session::inside_window(
+            &fields,
+            now as f64,
+            self.touch_after as f64,
+            self.names.hashing.is_on(),
+        )
     }
 
     pub async fn set(&self, input: input::Set<'_>) -> Result<Option<Session>> {
