@@ -78,9 +78,10 @@ pub fn inside_window(
     if field(0).is_none() {
         return Ok(Some(None));
     }
-    let finite = |i: usize| field(i).is_none_or(|text| to_number(Some(text)).is_finite());
+    // ttl, la and ends read alike here and in Lua only as plain decimals.
+    let plain = |i: usize| field(i).is_none_or(plain_decimal);
     let scripted = (field(9).is_some() && !hashing) || !plain_counter(field(1));
-    if scripted || !finite(3) || !finite(5) {
+    if scripted || !plain(3) || !plain(5) || !plain(8) {
         return Ok(None);
     }
     match decode_without_d(fields, now) {
@@ -88,6 +89,15 @@ pub fn inside_window(
         Some(s) if s.idle < window && s.ttl > window => decode(fields, now).map(Some),
         Some(_) => Ok(None),
     }
+}
+
+/// `-12.5`, `7200`: what Lua's `tonumber` and JavaScript's `Number` read as
+/// the same finite number (each reads hex, whitespace and `Infinity` its own way).
+fn plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction) && whole.len() <= 15
 }
 
 /// A read counter the scripts count on without a check failing: absent,
@@ -257,10 +267,36 @@ mod tests {
             );
         }
         assert!(script(windowed("990", "-12", &[]), false).is_some());
+        for garbled in [
+            "Infinity",
+            "0x1",
+            "0x+E10",
+            "3600\u{a0}",
+            " 3600",
+            "",
+            "1e3",
+        ] {
+            assert_eq!(
+                script(windowed("990", "1", &[(3, garbled)]), false),
+                None,
+                "ttl {garbled:?}"
+            );
+            assert_eq!(
+                script(windowed("990", "1", &[(8, garbled)]), false),
+                None,
+                "ends {garbled:?}"
+            );
+        }
         assert_eq!(
-            script(windowed("990", "1", &[(3, "Infinity")]), false),
-            None
+            script(windowed("990\u{feff}", "1", &[]), false),
+            None,
+            "la with a BOM"
         );
+        assert!(script(
+            windowed("990.5", "1", &[(3, "3600.25"), (8, "5000")]),
+            false
+        )
+        .is_some());
         assert_eq!(script(windowed("990", "1", &[(5, "soon")]), false), None);
         assert_eq!(
             script(windowed("990", "1", &[(9, "1")]), false),

@@ -11,7 +11,8 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{LazyLock, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
@@ -37,7 +38,9 @@ static INCOMING: LazyLock<Incoming> = LazyLock::new(|| Incoming {
     queue: Mutex::new(Vec::new()),
     waker: AtomicWaker::new(),
 });
-static STARTED: Once = Once::new();
+/// The task is running; cleared if it ends (only by a panic), so that the
+/// next call starts another instead of queueing for a task that is gone.
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 fn queue() -> MutexGuard<'static, Vec<Work>> {
     INCOMING
@@ -48,9 +51,9 @@ fn queue() -> MutexGuard<'static, Vec<Work>> {
 
 /// Runs `work` on `runtime`, beside the other operations started.
 pub fn run(runtime: &Runtime, work: impl Future<Output = ()> + Send + 'static) {
-    STARTED.call_once(|| {
+    if !STARTED.swap(true, Ordering::AcqRel) {
         runtime.spawn(operations());
-    });
+    }
     let first = {
         let mut queue = queue();
         queue.push(Box::pin(work));
@@ -62,12 +65,25 @@ pub fn run(runtime: &Runtime, work: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
+/// Clears `STARTED` when the task ends, so that a panic outside the
+/// operations' own `catch_unwind` cannot leave later calls unanswered.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        STARTED.store(false, Ordering::Release);
+    }
+}
+
 /// The task: takes what was started, then polls whatever is ready. Each
 /// operation runs unconstrained by tokio's budget, which is one task's: a
 /// hundred operations in this one would exhaust it, and be told to wait by
-/// channels and timers that are ready. A panic ends its operation only (the
-/// operations catch their own; this is for what runs after them).
+/// channels and timers that are ready. So an operation must not loop on
+/// futures that are always ready (none does): nothing would make it yield.
+/// A panic ends its operation only (the operations catch their own; this is
+/// for what runs after them).
 async fn operations() {
+    let _restarted_if_it_ends = Running;
     let mut running = FuturesUnordered::new();
     std::future::poll_fn(|cx| {
         INCOMING.waker.register(cx.waker());
