@@ -35,6 +35,27 @@ describe('Sentinel', () => {
     }
   })
 
+  it('quit closes the connections to the Sentinels', async () => {
+    const watcher = connect(sentinels[0].port)
+    const clients = async () => (await watcher.call('CLIENT', 'LIST')).trim().split('\n').length
+    try {
+      const before = await clients()
+      const sentinel = { name: NAME, sentinels: [{ host: '127.0.0.1', port: sentinels[0].port }] }
+      const instances = Array.from({ length: 3 }, () => new RedisSessions({ wipe: 0, sentinel }))
+      for (const rs of instances) await rs.create({ app: 'sentapp', id: 'quitter', ip: '1' })
+      assert.ok((await clients()) > before, 'each instance asked the Sentinel')
+      for (const rs of instances) await rs.quit()
+      let after = await clients()
+      for (let waited = 0; after > before && waited < 3000; waited += 50) {
+        await sleep(50)
+        after = await clients()
+      }
+      assert.equal(after, before, 'no connection left open after quit')
+    } finally {
+      watcher.disconnect()
+    }
+  })
+
   it(
     'follows a failover: sessions written before it are read after it, within 5 s of the promotion',
     { timeout: 60_000 },

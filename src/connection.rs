@@ -430,6 +430,7 @@ impl Connection {
     /// Drops the connection; later calls answer `Closed`.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.source.close();
         let current = self
             .current
             .lock()

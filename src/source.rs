@@ -3,7 +3,7 @@
 //! backend (one server, Sentinel, Cluster). Every connection, whatever it is
 //! for, has TCP keepalive on.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +39,7 @@ pub enum Link {
 pub struct Source {
     backend: Backend,
     settings: ConnectionSettings,
+    closed: AtomicBool,
 }
 
 enum Backend {
@@ -51,7 +52,8 @@ enum Backend {
         address: Address,
     },
     /// Asks the Sentinels each time: after a failover the answer changes.
-    Sentinel(tokio::sync::Mutex<SentinelClient>),
+    /// Let go on `close`: it keeps connections to the Sentinels open.
+    Sentinel(tokio::sync::Mutex<Option<SentinelClient>>),
     Cluster {
         client: ClusterClient,
         /// For pub/sub, which reaches the whole cluster from any node: tried in turn.
@@ -207,7 +209,9 @@ impl Source {
                             .set_client_to_sentinel_certificates(tls.certificates().clone());
                     }
                 }
-                Backend::Sentinel(tokio::sync::Mutex::new(builder.build().map_err(invalid)?))
+                Backend::Sentinel(tokio::sync::Mutex::new(Some(
+                    builder.build().map_err(invalid)?,
+                )))
             }
             Target::Cluster { nodes, tls } => {
                 let seeds = Box::new((nodes.clone(), tls.clone()));
@@ -227,7 +231,11 @@ impl Source {
                 }
             }
         };
-        Ok(Self { backend, settings })
+        Ok(Self {
+            backend,
+            settings,
+            closed: AtomicBool::new(false),
+        })
     }
 
     /// What every connection is opened with.
@@ -273,7 +281,18 @@ impl Source {
     pub async fn client(&self) -> RedisResult<Client> {
         match &self.backend {
             Backend::Client(client) | Backend::Hosted { client, .. } => Ok(client.clone()),
-            Backend::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+            Backend::Sentinel(sentinel) => {
+                let mut held = sentinel.lock().await;
+                let Some(asking) = held.as_mut() else {
+                    return Err((redis::ErrorKind::Io, "the connection was closed (quit)").into());
+                };
+                let client = asking.async_get_client().await;
+                // Closed while it asked: let go now, as `close` could not.
+                if self.closed.load(Ordering::Acquire) {
+                    held.take();
+                }
+                client
+            }
             Backend::Cluster { nodes, next, .. } => {
                 let turn = next.fetch_add(1, Ordering::Relaxed);
                 nodes
@@ -306,6 +325,17 @@ impl Source {
             Ok(client) => client.get_async_connection().await,
             Err(err) => Err(err),
         })
+    }
+
+    /// No more connections: behind Sentinel, the connections to the
+    /// Sentinels close (now, or as soon as an ask under way ends).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Backend::Sentinel(sentinel) = &self.backend {
+            if let Ok(mut held) = sentinel.try_lock() {
+                held.take();
+            }
+        }
     }
 
     /// Whether the connection is the host's socket (`crate::hosted`).
