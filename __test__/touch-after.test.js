@@ -122,7 +122,7 @@ async function cleanUp(topology) {
 for (const name of ['standalone', 'cluster']) {
   describe(`touchAfter on ${name}`, () => {
     for (const style of STYLES) {
-      it(`${style}: inside the window a get is one plain HMGET, no script, no write; past it, get touches`, async () => {
+      it(`${style}: inside the window a get is one HMGET, no script, no write; past it, get touches`, async () => {
         const topology = topologies[name]
         const rs = ours(topology, { touchAfter: WINDOW })
         const { token } = await call(rs, style, 'create', { app: APP, id: `u-${style}`, ip: '1.2.3.4' })
