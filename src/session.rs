@@ -51,14 +51,18 @@ pub struct Session {
 /// Decodes `HMGET id r w ttl d la ip no_resave` read at `now`; `None` for a
 /// missing or idled-out session, an error for a `d` that is not a JSON object.
 pub fn decode(fields: &[Option<String>], now: f64) -> Result<Option<Session>> {
-    let Some(mut session) = decode_without_d(fields, now) else {
-        return Ok(None);
-    };
+    decode_without_d(fields, now)
+        .map(|session| with_d(session, fields))
+        .transpose()
+}
+
+/// The session with its stored `d`, which must be a JSON object.
+fn with_d(mut session: Session, fields: &[Option<String>]) -> Result<Session> {
     if let Some(text) = stored_d(fields) {
         data::check_stored(text).map_err(SessionError::CorruptSession)?;
         session.d = Some(text.to_owned());
     }
-    Ok(Some(session))
+    Ok(session)
 }
 
 /// What the get script answers without writing anything, told from the
@@ -86,7 +90,7 @@ pub fn inside_window(
     }
     match decode_without_d(fields, now) {
         None => Ok(Some(None)),
-        Some(s) if s.idle < window && s.ttl > window => decode(fields, now).map(Some),
+        Some(s) if s.idle < window && s.ttl > window => with_d(s, fields).map(|s| Some(Some(s))),
         Some(_) => Ok(None),
     }
 }
