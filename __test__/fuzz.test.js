@@ -5,8 +5,7 @@
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const RedisSessions = require('..')
-const { startRedis } = require('./helpers/redis-server')
-const { connect, dump } = require('./helpers/raw')
+const { startWithRaw, dump } = require('./helpers/raw')
 const { mulberry32 } = require('./helpers/random')
 
 const SEED = Number(process.env.FUZZ_SEED || 20261128)
@@ -117,15 +116,9 @@ function values(random) {
   }
 }
 
-let server, raw
-before(async () => {
-  server = await startRedis()
-  raw = connect(server.port)
-})
-after(async () => {
-  raw.disconnect()
-  await server.stop()
-})
+let server, raw, stop
+before(async () => ({ server, raw, stop } = await startWithRaw()))
+after(() => stop())
 
 function settle(rs, method, options, callbackStyle) {
   return new Promise((resolve) => {

@@ -10,17 +10,11 @@ const path = require('node:path')
 const async_hooks = require('node:async_hooks')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
-const { connect } = require('./helpers/raw')
+const { startWithRaw } = require('./helpers/raw')
 
-let server, raw
-before(async () => {
-  server = await startRedis()
-  raw = connect(server.port)
-})
-after(async () => {
-  raw.disconnect()
-  await server.stop()
-})
+let server, raw, stop
+before(async () => ({ server, raw, stop } = await startWithRaw()))
+after(() => stop())
 
 describe('events', () => {
   it('connect, disconnect and connect again across a Redis restart, on the instance and on rs.redis', async () => {

@@ -15,7 +15,7 @@ const { promisify } = require('node:util')
 const { Worker } = require('node:worker_threads')
 const RedisSessions = require('..')
 const { startRedis } = require('./helpers/redis-server')
-const { connect } = require('./helpers/raw')
+const { startWithRaw } = require('./helpers/raw')
 const { reader } = require('./helpers/layout')
 const { startTopology } = require('./helpers/topologies')
 const { handleOfToken } = require('../binding.js')
@@ -292,16 +292,9 @@ describe('memory: session events (events: true) within the process, as on Redis'
 })
 
 describe('memory: the operations of the other issues store and answer as on Redis', () => {
-  let server
-  let raw
-  before(async () => {
-    server = await startRedis()
-    raw = connect(server.port)
-  })
-  after(async () => {
-    raw.disconnect()
-    await server.stop()
-  })
+  let server, raw, stop
+  before(async () => ({ server, raw, stop } = await startWithRaw()))
+  after(() => stop())
 
   /**
    * rotate, touch, max, maxAge, handles, touchAfter, createWithToken and moveToId:

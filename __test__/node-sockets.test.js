@@ -8,18 +8,11 @@ const assert = require('node:assert/strict')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
 const RedisSessions = require('..')
-const { startRedis } = require('./helpers/redis-server')
-const { connect } = require('./helpers/raw')
+const { startWithRaw } = require('./helpers/raw')
 
-let server, raw
-before(async () => {
-  server = await startRedis()
-  raw = connect(server.port)
-})
-after(async () => {
-  raw.disconnect()
-  await server.stop()
-})
+let server, raw, stop
+before(async () => ({ server, raw, stop } = await startWithRaw()))
+after(() => stop())
 
 /** How many clients redis-server has. */
 const clients = async () => (await raw.client('LIST')).trim().split('\n').length

@@ -2,9 +2,21 @@
 // Reads what a namespace holds in Redis, with tokens and times replaced by
 // stable names so two implementations' data can be compared.
 const Redis = require('ioredis')
+const { startRedis } = require('./redis-server')
 
 function connect(port) {
   return new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1 })
+}
+
+/** A throwaway redis-server (`startRedis`) with a raw client of it; `stop()` ends both. */
+async function startWithRaw(options) {
+  const server = await startRedis(options)
+  const raw = connect(server.port)
+  const stop = async () => {
+    raw.disconnect()
+    await server.stop()
+  }
+  return { server, raw, stop }
 }
 
 async function dump(redis, ns) {
@@ -48,4 +60,4 @@ function normalize(snapshot, tokens, now) {
   return result
 }
 
-module.exports = { connect, dump, normalize }
+module.exports = { connect, startWithRaw, dump, normalize }
